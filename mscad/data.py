@@ -1,0 +1,350 @@
+"""Data sets and the one-class protocol.
+
+A data set is a list of classes with train and test images. The one-class protocol
+(paper Sec. 5.1) takes one class as normal: training sees only its train images; every
+test image is scored, and it is anomalous (label 1) when its class is not the normal one.
+The multi-class setting (Table 5) flips this: one class is anomalous, all the others are
+normal, and no class labels are used in training.
+
+Images are decoded once per process (cached per class folder and size) into uint8 tensors
+(N, S, S, 3): square, at their native size when that is smaller than the model's input,
+else resized (shorter side) and centre-cropped to ``image_size``. Every epoch and every
+experiment in the process reuses the decoded arrays.
+
+Registered data sets live under ``$MSCAD_DATA`` (default ``./data``):
+
+====================  ==========================================================
+``cifar10``           ``cifar10/{train,test}/<class>/*.jpg`` (folder copy) or
+                      torchvision's ``cifar10/cifar-10-batches-py``
+``cifar100-coarse``   torchvision's ``cifar100/cifar-100-python``; 20 superclasses
+``cifar100-fine``     the same files; 100 classes
+``catsvsdogs``        ``catsvsdogs/{Cat,Dog}/*.jpg`` (PetImages); first 10,000 of each
+                      class train, last 2,500 test (paper A.1)
+``mvtec:<category>``  ``mvtec/<category>/{train,test}/<defect>/*.png`` (MVTec AD);
+                      the normal class is ``good``
+``dior``              ``dior/{train,test}/<class>/*`` (objects cropped as in A.1)
+====================  ==========================================================
+
+Any other name is read as a directory in the same folder layout as the CIFAR-10 copy.
+"""
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .errors import MscadError, unknown_name
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck"]
+
+# CIFAR-100's 20 superclasses and their 5 fine classes each, from the data set's
+# definition (Krizhevsky 2009, https://www.cs.toronto.edu/~kriz/cifar.html).
+CIFAR100_SUPERCLASSES = {
+    "aquatic_mammals": ["beaver", "dolphin", "otter", "seal", "whale"],
+    "fish": ["aquarium_fish", "flatfish", "ray", "shark", "trout"],
+    "flowers": ["orchid", "poppy", "rose", "sunflower", "tulip"],
+    "food_containers": ["bottle", "bowl", "can", "cup", "plate"],
+    "fruit_and_vegetables": ["apple", "mushroom", "orange", "pear", "sweet_pepper"],
+    "household_electrical_devices": ["clock", "keyboard", "lamp", "telephone", "television"],
+    "household_furniture": ["bed", "chair", "couch", "table", "wardrobe"],
+    "insects": ["bee", "beetle", "butterfly", "caterpillar", "cockroach"],
+    "large_carnivores": ["bear", "leopard", "lion", "tiger", "wolf"],
+    "large_man-made_outdoor_things": ["bridge", "castle", "house", "road", "skyscraper"],
+    "large_natural_outdoor_scenes": ["cloud", "forest", "mountain", "plain", "sea"],
+    "large_omnivores_and_herbivores": ["camel", "cattle", "chimpanzee", "elephant", "kangaroo"],
+    "medium_mammals": ["fox", "porcupine", "possum", "raccoon", "skunk"],
+    "non-insect_invertebrates": ["crab", "lobster", "snail", "spider", "worm"],
+    "people": ["baby", "boy", "girl", "man", "woman"],
+    "reptiles": ["crocodile", "dinosaur", "lizard", "snake", "turtle"],
+    "small_mammals": ["hamster", "mouse", "rabbit", "shrew", "squirrel"],
+    "trees": ["maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"],
+    "vehicles_1": ["bicycle", "bus", "motorcycle", "pickup_truck", "train"],
+    "vehicles_2": ["lawn_mower", "rocket", "streetcar", "tank", "tractor"],
+}
+FINE_TO_COARSE = {fine: coarse for coarse, fines in CIFAR100_SUPERCLASSES.items() for fine in fines}
+
+DATASETS = ("cifar10", "cifar100-coarse", "cifar100-fine", "catsvsdogs", "mvtec:<category>", "dior")
+
+
+def data_root() -> Path:
+    """Root of the registered data sets: ``$MSCAD_DATA``, else ``./data``."""
+    return Path(os.environ.get("MSCAD_DATA", "data")).expanduser()
+
+
+@dataclass
+class LabelledImages:
+    """Decoded images of one split, with their class indices."""
+
+    images: torch.Tensor  # uint8 (N, S, S, 3)
+    labels: np.ndarray  # int64 (N,), index into ``classes``
+    classes: list
+    files: list = field(default_factory=list)  # source file per image, when from files
+
+
+# --------------------------------------------------------------------------- decoding
+def _natural_key(path: Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def list_images(folder: Path) -> list:
+    """Image files directly in ``folder``, in natural order (2.jpg before 10.jpg)."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
+                  key=_natural_key)
+
+
+def _decode(path: Path, image_size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            side = min(w, h, image_size)
+            if (w, h) != (side, side):
+                scale = side / min(w, h)  # shorter side -> side, then centre crop
+                im = im.resize((max(side, round(w * scale)), max(side, round(h * scale))),
+                               Image.BILINEAR)
+                left, top = (im.width - side) // 2, (im.height - side) // 2
+                im = im.crop((left, top, left + side, top + side))
+            return np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise MscadError(f"cannot read image {path} ({type(e).__name__}: {e}); "
+                         "delete or replace the file and run again.") from e
+
+
+@lru_cache(maxsize=None)
+def _decode_files(paths: tuple, image_size: int) -> torch.Tensor:
+    # PIL releases the GIL while decoding, so threads use every core.
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        arrays = list(pool.map(lambda p: _decode(p, image_size), paths))
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:  # only when some images are smaller than image_size
+        side = min(s[0] for s in shapes)
+        arrays = [a if a.shape[0] == side else
+                  np.asarray(Image.fromarray(a).resize((side, side), Image.BILINEAR)) for a in arrays]
+    return torch.from_numpy(np.stack(arrays))
+
+
+def decode_images(paths, image_size: int) -> torch.Tensor:
+    """Decode image files into one uint8 tensor (N, S, S, 3), once per process."""
+    paths = tuple(Path(p) for p in paths)
+    if not paths:
+        return torch.empty((0, image_size, image_size, 3), dtype=torch.uint8)
+    return _decode_files(paths, image_size)
+
+
+# --------------------------------------------------------------------------- sources
+def _missing(name: str, path: Path, how: str) -> MscadError:
+    return MscadError(f"data set {name!r} not found: looked in {path}; {how}")
+
+
+def _from_folders(split_dir: Path, classes: list, image_size: int) -> LabelledImages:
+    images, labels, files = [], [], []
+    for index, cls in enumerate(classes):
+        folder = split_dir / cls
+        paths = list_images(folder) if folder.is_dir() else []
+        if paths:
+            images.append(decode_images(paths, image_size))
+        labels += [index] * len(paths)
+        files += [str(p) for p in paths]
+    if not images:
+        raise MscadError(f"no images (jpg/png) under {split_dir}/<class>/; "
+                         "put each class's images in its own folder.")
+    side = min(t.shape[1] for t in images)
+    images = [t if t.shape[1] == side else _resize_uint8(t, side) for t in images]
+    return LabelledImages(torch.cat(images), np.asarray(labels, dtype=np.int64), list(classes), files)
+
+
+def _resize_uint8(images: torch.Tensor, side: int) -> torch.Tensor:
+    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).float(), size=(side, side),
+                                        mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def _folder_dataset(root: Path, name: str, split: str, image_size: int, how: str) -> LabelledImages:
+    split_dir = root / split
+    if not split_dir.is_dir():
+        raise _missing(name, split_dir, how)
+    # The class list is the union of train and test folders, so that test-only classes
+    # (MVTec's defect types) are known too; train classes come first.
+    classes = []
+    for s in ("train", "test"):
+        if (root / s).is_dir():
+            classes += [d.name for d in sorted((root / s).iterdir()) if d.is_dir() and d.name not in classes]
+    return _from_folders(split_dir, classes, image_size)
+
+
+@lru_cache(maxsize=None)
+def _torchvision_cifar(kind: str, root: str, train: bool):
+    import torchvision.datasets as tvd
+
+    cls = tvd.CIFAR10 if kind == "cifar10" else tvd.CIFAR100
+    try:
+        ds = cls(root, train=train, download=False)
+    except RuntimeError:
+        try:
+            ds = cls(root, train=train, download=True)
+        except Exception as e:
+            raise _missing(kind, Path(root), "there is no network to download it: copy the "
+                           f"python version of {kind.upper()} (from https://www.cs.toronto.edu/~kriz/cifar.html) "
+                           "there, or set MSCAD_DATA to the folder that holds it.") from e
+    return ds.data, np.asarray(ds.targets, dtype=np.int64), list(ds.classes)
+
+
+def load_split(dataset: str, split: str, image_size: int = 224) -> LabelledImages:
+    """All images of ``split`` ('train' or 'test') of a registered data set or folder."""
+    if split not in ("train", "test"):
+        raise MscadError(f"split must be 'train' or 'test', got {split!r}.")
+    root = data_root()
+    train = split == "train"
+    if dataset == "cifar10":
+        if (root / "cifar10" / "train").is_dir():
+            data = _folder_dataset(root / "cifar10", dataset, split, image_size, "")
+            if set(data.classes) == set(CIFAR10_CLASSES):  # keep the standard index order
+                order = [data.classes.index(c) for c in CIFAR10_CLASSES]
+                data.labels = np.argsort(order)[data.labels]
+                data.classes = list(CIFAR10_CLASSES)
+            return data
+        images, labels, classes = _torchvision_cifar("cifar10", str(root / "cifar10"), train)
+        return LabelledImages(torch.from_numpy(images), labels, classes)
+    if dataset in ("cifar100-coarse", "cifar100-fine"):
+        images, labels, fine = _torchvision_cifar("cifar100", str(root / "cifar100"), train)
+        if dataset == "cifar100-fine":
+            return LabelledImages(torch.from_numpy(images), labels, fine)
+        coarse = list(CIFAR100_SUPERCLASSES)
+        to_coarse = np.array([coarse.index(FINE_TO_COARSE[f]) for f in fine])
+        return LabelledImages(torch.from_numpy(images), to_coarse[labels], coarse)
+    if dataset == "catsvsdogs":
+        base = root / "catsvsdogs"
+        if not base.is_dir():
+            raise _missing(dataset, base, "download Microsoft's PetImages (Kaggle 'Dogs vs. Cats') "
+                           "and put its Cat/ and Dog/ folders there.")
+        classes = sorted(d.name for d in base.iterdir() if d.is_dir())
+        images, labels, files = [], [], []
+        for index, cls in enumerate(classes):
+            paths = list_images(base / cls)
+            paths = paths[:10000] if train else paths[-2500:]  # paper A.1
+            images.append(decode_images(paths, image_size))
+            labels += [index] * len(paths)
+            files += [str(p) for p in paths]
+        side = min(t.shape[1] for t in images)
+        images = [t if t.shape[1] == side else _resize_uint8(t, side) for t in images]
+        return LabelledImages(torch.cat(images), np.asarray(labels), classes, files)
+    if dataset.startswith("mvtec:"):
+        category = dataset.split(":", 1)[1]
+        return _folder_dataset(root / "mvtec" / category, dataset, split, image_size,
+                               "download MVTec AD from https://www.mvtec.com/company/research/datasets/mvtec-ad "
+                               "and unpack it into $MSCAD_DATA/mvtec/.")
+    if dataset == "dior":
+        return _folder_dataset(root / "dior", dataset, split, image_size,
+                               "crop DIOR's objects as in the paper's A.1 and put them in "
+                               "dior/train/<class>/ and dior/test/<class>/.")
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        return _folder_dataset(path, str(path), split, image_size,
+                               f"a folder data set needs {path}/train/<class>/ and {path}/test/<class>/.")
+    raise MscadError(f"unknown data set {dataset!r}: not a registered name "
+                     f"({', '.join(DATASETS)}) nor an existing directory.")
+
+
+# --------------------------------------------------------------------------- protocol
+@dataclass
+class OneClassData:
+    """One experiment's data: normal training images and a labelled test set."""
+
+    dataset: str
+    setting: str  # "one-class" or "multi-class"
+    target_class: str  # the normal class (one-class) or the anomalous class (multi-class)
+    classes: list
+    train: torch.Tensor  # uint8 (N, S, S, 3): normal images only
+    test: torch.Tensor  # uint8 (M, S, S, 3)
+    test_labels: np.ndarray  # 1 = anomalous, 0 = normal
+    test_classes: np.ndarray  # class index of each test image, for analysis only
+
+    def summary(self) -> str:
+        return (f"{self.dataset} {self.setting}, {self.setting.split('-')[0]}"
+                f"{' normal' if self.setting == 'one-class' else ' anomalous'} class "
+                f"{self.target_class!r}: {len(self.train)} train, {len(self.test)} test "
+                f"({int(self.test_labels.sum())} anomalous)")
+
+
+def resolve_class(name, classes: list) -> int:
+    """Index of a class given by name or (for registered sets) by index."""
+    if isinstance(name, (int, np.integer)) or (isinstance(name, str) and name.isdigit() and name not in classes):
+        index = int(name)
+        if 0 <= index < len(classes):
+            return index
+    elif name in classes:
+        return classes.index(name)
+    raise MscadError(f"class {name!r} is not in this data set; its classes are: "
+                     f"{', '.join(f'{i}={c}' for i, c in enumerate(classes))}.")
+
+
+def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Indices of ``limit`` items drawn so that each class keeps its share (seeded)."""
+    if limit >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    values, counts = np.unique(labels, return_counts=True)
+    quotas = np.floor(counts / len(labels) * limit).astype(int)
+    # hand out the remainder to the classes with the largest fractional parts
+    remainder = counts / len(labels) * limit - quotas
+    quotas[np.argsort(-remainder)[:limit - quotas.sum()]] += 1
+    for value, quota in zip(values, quotas):
+        members = np.flatnonzero(labels == value)
+        chosen.append(rng.choice(members, size=quota, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, image_size: int = 224,
+                   train_limit: int | None = None, test_limit: int | None = None,
+                   seed: int = 0) -> OneClassData:
+    """The one-class split of ``dataset`` with ``normal_class`` normal, or, given
+    ``anomalous_class`` instead, the multi-class split (Table 5).
+
+    ``train_limit`` keeps a seeded random subset of the normal train images (Table 2's
+    few-shot sets: 200 or 500); ``test_limit`` a seeded subset of the test set with each
+    class's share kept, so the normal/anomalous balance is the full test set's.
+    """
+    if (normal_class is None) == (anomalous_class is None):
+        raise MscadError("give exactly one of normal_class (one-class) or anomalous_class (multi-class).")
+    for limit, what in ((train_limit, "train_limit"), (test_limit, "test_limit")):
+        if limit is not None and limit < 1:
+            raise MscadError(f"{what} must be a positive number of images, got {limit}.")
+    train_all = load_split(dataset, "train", image_size)
+    test_all = load_split(dataset, "test", image_size)
+    classes = list(dict.fromkeys(train_all.classes + test_all.classes))
+    test_class_index = np.array([classes.index(test_all.classes[i]) for i in test_all.labels])
+    train_class_index = np.array([classes.index(train_all.classes[i]) for i in train_all.labels])
+    if normal_class is not None:
+        target = resolve_class(normal_class, classes)
+        train_idx = np.flatnonzero(train_class_index == target)
+        test_labels = (test_class_index != target).astype(np.int64)
+        setting = "one-class"
+    else:
+        target = resolve_class(anomalous_class, classes)
+        train_idx = np.flatnonzero(train_class_index != target)  # labels are not used further
+        test_labels = (test_class_index == target).astype(np.int64)
+        setting = "multi-class"
+    if len(train_idx) == 0:
+        raise MscadError(f"the normal training set is empty: no train images for "
+                         f"{'class ' + repr(classes[target]) if setting == 'one-class' else 'the classes other than ' + repr(classes[target])}"
+                         f" in {dataset}; add images to its train/ folder.")
+    if train_limit is not None and train_limit < len(train_idx):
+        train_idx = np.sort(np.random.default_rng(seed).choice(train_idx, size=train_limit, replace=False))
+    test_idx = np.arange(len(test_labels))
+    if test_limit is not None:
+        test_idx = stratified_subset(test_class_index, test_limit, seed + 1)
+    if len(np.unique(test_labels[test_idx])) < 2:
+        raise MscadError(f"the test set of {dataset} needs both normal and anomalous images "
+                         f"for class {classes[target]!r}; add test images of the other classes.")
+    return OneClassData(dataset, setting, classes[target], classes, train_all.images[train_idx],
+                        test_all.images[test_idx], test_labels[test_idx], test_class_index[test_idx])
