@@ -88,6 +88,69 @@ def cmd_run(args):
           f"{result['config']['profile']} profile) -> {out}")
 
 
+def _split(text):
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def cmd_sweep(args):
+    """Every class x objective x backbone, one result file each; finished runs are skipped
+    and a run with a checkpoint resumes, so a killed sweep continues where it stopped."""
+    from tqdm.auto import tqdm
+
+    from .data import load_split
+    from .train import fine_tune, write_result
+
+    out_dir = Path(args.out_dir)
+    _check_writable(out_dir / "probe")
+    objectives, backbones = _split(args.objectives), _split(args.backbones)
+    for o in objectives:
+        if o not in OBJECTIVES:
+            raise MscadError(f"unknown objective {o!r}; known objectives: {', '.join(OBJECTIVES)}.")
+    if args.classes == "all":
+        classes = load_split(args.dataset, "train", args.image_size or 32).classes
+    else:
+        classes = _split(args.classes)
+    jobs = [(b, o, c) for b in backbones for o in objectives for c in classes]
+    done = 0
+    for backbone, objective, cls in tqdm(jobs, desc="sweep", disable=args.quiet):
+        name = str(cls).replace("/", "_")
+        out = out_dir / backbone / objective / f"{name}.json"
+        if out.exists():
+            done += 1
+            continue
+        args.backbone = backbone
+        cfg = _config(args, normal_class=str(cls), objective=objective)
+        checkpoint = out.with_suffix(".ckpt")
+        try:
+            result = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=not args.quiet)
+        except KeyboardInterrupt:
+            raise MscadError(f"interrupted during {out}; run the same sweep again to continue.") from None
+        write_result(result, out)
+        checkpoint.unlink(missing_ok=True)
+        if not args.quiet:
+            tqdm.write(f"{backbone} {objective} {cls}: ROC-AUC {100 * result['auroc']:.2f}% ({result['wall_s']} s)")
+    print(f"{len(jobs)} runs in {out_dir} ({done} were already there)")
+
+
+def cmd_table(args):
+    from .report import describe_scale, load_results, per_class_table
+
+    results = load_results(args.results)
+    datasets = [args.dataset] if args.dataset else sorted(results.dataset.unique())
+    chunks = []
+    for ds in datasets:
+        sub = results[results.dataset == ds]
+        for backbone in sorted(sub.backbone.unique()):
+            part = sub[sub.backbone == backbone]
+            table = per_class_table(part, ds)
+            chunks.append(f"### {ds}, {backbone} ({describe_scale(part)}); ROC-AUC %\n\n"
+                          + table.to_markdown(floatfmt=".1f"))
+    text = "\n\n".join(chunks) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mscad", description=(
         "Deep one-class anomaly detection with the Mean-Shifted Contrastive loss "
@@ -106,6 +169,21 @@ def main(argv=None):
     run.add_argument("--keep-checkpoint", action="store_true", help="keep OUT.ckpt after success")
     _experiment_flags(run)
     run.set_defaults(func=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="many classes x objectives x backbones into a results folder "
+                           "(skips finished runs, resumable)", epilog=EPILOG)
+    sweep.add_argument("--classes", default="all", help="comma-separated classes (names or indices), or all")
+    sweep.add_argument("--objectives", default="dn2,msc", help=f"comma-separated, from {', '.join(OBJECTIVES)}")
+    sweep.add_argument("--backbones", default="efficientnet_lite0", help="comma-separated backbone names")
+    sweep.add_argument("--out-dir", required=True, help="results folder: OUT_DIR/<backbone>/<objective>/<class>.json")
+    _experiment_flags(sweep)
+    sweep.set_defaults(func=cmd_sweep)
+
+    table = sub.add_parser("table", help="per-class table of our results beside the paper's (markdown)")
+    table.add_argument("results", help="folder with result files (searched recursively)")
+    table.add_argument("--dataset", help="only this data set")
+    table.add_argument("--out", help="also write the table to this file")
+    table.set_defaults(func=cmd_table)
 
     args = parser.parse_args(argv)
     try:
