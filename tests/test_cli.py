@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mscad.cli import main
+from mscad.detector import MSCDetector
+from mscad.errors import MscadError
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "mscad", *args], capture_output=True, text=True, env=env)
+
+
+def test_run_writes_the_result_contract(folder_dataset, tmp_path, capsys):
+    out = tmp_path / "r" / "result.json"
+    rc = main(["run", "--dataset", str(folder_dataset), "--normal-class", "noise", "--objective", "msc",
+               "--profile", "quick", "--epochs", "1", "--batch-size", "8", "--quiet", "--out", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    assert 0 <= r["auroc"] <= 1 and r["history"][0]["epoch"] == 0 and r["history"][0]["loss"] is None
+    assert r["config"]["objective"] == "msc" and r["config"]["epochs"] == 1
+    assert not out.with_suffix(".ckpt").exists()
+    assert "ROC-AUC" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--objective", "svdd"], "unknown objective"),
+    (["--profile", "fast"], "unknown profile"),
+    (["--epochs", "-1"], "epochs must be positive"),
+    (["--normal-class", "hexagon"], "classes are: 0=circle"),
+    (["--out", "/proc/nope/r.json"], "cannot write the result"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(folder_dataset, tmp_path, args, message):
+    base = ["run", "--dataset", str(folder_dataset), "--normal-class", "circle", "--quiet",
+            "--out", str(tmp_path / "r.json")]
+    p = run_cli(*base, *args)
+    assert p.returncode == 2
+    assert message in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_skips_finished_runs_and_table_reads_them(folder_dataset, tmp_path, capsys):
+    out = tmp_path / "results"
+    args = ["sweep", "--dataset", str(folder_dataset), "--classes", "circle,square", "--objectives",
+            "dn2,msc", "--profile", "quick", "--epochs", "1", "--batch-size", "8", "--quiet", "--out-dir", str(out)]
+    assert main(args) == 0
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json"))
+    assert files == ["efficientnet_lite0/dn2/circle.json", "efficientnet_lite0/dn2/square.json",
+                     "efficientnet_lite0/msc/circle.json", "efficientnet_lite0/msc/square.json"]
+    assert main(args) == 0
+    assert "(4 were already there)" in capsys.readouterr().out
+    assert main(["table", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "dn2 (ours)" in table and "msc (ours)" in table and "circle" in table and "mean" in table
+
+
+def test_detector_on_a_folder_and_arrays(folder_dataset):
+    import numpy as np
+
+    det = MSCDetector(objective="dn2", profile="quick", image_size=24).fit(folder_dataset / "train" / "circle")
+    normal = det.score_samples(folder_dataset / "test" / "circle")
+    anomalous = det.score_samples(folder_dataset / "test" / "noise")
+    assert normal.max() < anomalous.min()
+    assert det.predict(folder_dataset / "test" / "noise").tolist() == [1, 1, 1, 1]
+    arr = np.zeros((3, 30, 40, 3), dtype=np.uint8)
+    assert det.score_samples(arr).shape == (3,)
+    with pytest.raises(MscadError, match="uint8"):
+        det.score_samples(np.zeros((3, 30, 40), dtype=np.float32))
+    with pytest.raises(MscadError, match="not fitted"):
+        MSCDetector(objective="dn2", profile="quick").score_samples(arr)

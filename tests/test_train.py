@@ -1,0 +1,117 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mscad.data import one_class_data
+from mscad.errors import MscadError
+from mscad.train import TrainConfig, fine_tune
+
+TINY = dict(backbone="efficientnet_lite0", profile="quick", image_size=32, batch_size=8,
+            epochs=2, device="cpu")
+
+
+@pytest.fixture
+def shapes_cfg(folder_dataset):
+    return TrainConfig(dataset=str(folder_dataset), normal_class="circle", objective="msc", **TINY)
+
+
+def test_profiles_fill_settings_and_flags_override():
+    c = TrainConfig(objective="msc", profile="cpu").resolved()
+    assert (c.image_size, c.batch_size, c.momentum, c.weight_decay, c.temperature) == (64, 64, 0.0, 5e-5, 0.25)
+    p = TrainConfig(objective="msc", profile="paper", epochs=3).resolved()
+    assert (p.image_size, p.lr, p.epochs, p.train_limit) == (224, 1e-5, 3, None)
+    panda = TrainConfig(objective="center", profile="paper").resolved()
+    assert (panda.lr, panda.momentum) == (1e-2, 0.9)
+    assert TrainConfig(objective="dn2", profile="cpu").resolved().epochs == 0
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(objective="svdd"), "unknown objective 'svdd'"),
+    (dict(profile="laptop"), "unknown profile 'laptop'"),
+    (dict(epochs=0), "epochs must be positive"),
+    (dict(batch_size=-4), "batch-size must be positive"),
+    (dict(lr=0.0), "lr must be positive"),
+])
+def test_bad_settings(bad, message):
+    with pytest.raises(MscadError, match=message):
+        TrainConfig(**{**dict(objective="msc", profile="quick"), **bad}).resolved()
+
+
+def test_history_and_center_from_pretrained_model(shapes_cfg):
+    result = fine_tune(shapes_cfg, progress=False)
+    h = result["history"]
+    assert [r["epoch"] for r in h] == [0, 1, 2] and h[0]["loss"] is None
+    assert all(0 <= r["auroc"] <= 1 and -1 <= r["uniformity"] <= 1 for r in h)
+    assert result["auroc"] == h[-1]["auroc"]
+    assert result["config"]["lr"] == 1e-3 and result["config"]["profile"] == "quick"
+    json.dumps(result)  # the result file contract: plain JSON
+
+
+def test_parameters_move_and_frozen_ones_do_not(shapes_cfg):
+    result, model = fine_tune(shapes_cfg, progress=False, return_model=True)
+    from mscad.model import FeatureModel
+
+    before = FeatureModel("efficientnet_lite0").state_dict()
+    after = model.state_dict()
+    assert torch.equal(before["backbone.conv_stem.weight"], after["backbone.conv_stem.weight"])  # frozen
+    assert not torch.equal(before["backbone.blocks.6.0.conv_pw.weight"], after["backbone.blocks.6.0.conv_pw.weight"])
+    # BatchNorm statistics are not updated (eval mode throughout)
+    assert torch.equal(before["backbone.bn2.running_mean"], after["backbone.bn2.running_mean"])
+
+
+def test_resume_after_a_kill_ends_with_the_same_result(shapes_cfg, tmp_path, monkeypatch):
+    full = fine_tune(shapes_cfg, progress=False)
+    ckpt = tmp_path / "run.ckpt"
+    import mscad.train as train_module
+
+    real_evaluate, calls = train_module.evaluate, []
+
+    def dies_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # epoch 0, epoch 1, then the crash while evaluating epoch 2
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(shapes_cfg, checkpoint=ckpt, progress=False)
+    monkeypatch.setattr(train_module, "evaluate", real_evaluate)
+    assert torch.load(ckpt, weights_only=False)["epoch"] == 1
+    resumed = fine_tune(shapes_cfg, checkpoint=ckpt, resume=True, progress=False)
+    assert resumed["auroc"] == pytest.approx(full["auroc"], abs=1e-6)
+    np.testing.assert_allclose([h["loss"] or 0 for h in resumed["history"]],
+                               [h["loss"] or 0 for h in full["history"]], rtol=1e-5)
+
+
+def test_resume_with_other_settings_names_them(shapes_cfg, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    fine_tune(shapes_cfg, checkpoint=ckpt, progress=False)
+    other = TrainConfig(**{**shapes_cfg.__dict__, "lr": 0.5, "seed": 3})
+    with pytest.raises(MscadError, match=r"settings differ: lr .*; seed"):
+        fine_tune(other, checkpoint=ckpt, resume=True, progress=False)
+
+
+def test_nan_loss_stops_with_the_step(shapes_cfg, tmp_path):
+    cfg = TrainConfig(**{**shapes_cfg.__dict__, "objective": "center", "lr": 1e30})
+    with pytest.raises(MscadError, match=r"became .* at epoch \d+, step \d+.*lower --lr"):
+        fine_tune(cfg, checkpoint=tmp_path / "c.ckpt", progress=False)
+
+
+def test_each_objective_runs(folder_dataset):
+    data = one_class_data(str(folder_dataset), "square", image_size=32)
+    for objective in ("dn2", "center", "angular-center", "contrastive", "msc-angular"):
+        cfg = TrainConfig(dataset=str(folder_dataset), normal_class="square", objective=objective,
+                          **{**TINY, "epochs": 1})
+        result = fine_tune(cfg, data=data, progress=False)
+        assert len(result["history"]) == (1 if objective == "dn2" else 2)
+        assert np.isfinite(result["auroc"])
+
+
+def test_msc_improves_over_dn2_on_real_cifar10(shared_data):
+    """The method's claim at a small real scale: fine-tuning with Eq. 4 raises ROC-AUC."""
+    cfg = TrainConfig(dataset="cifar10", normal_class="automobile", objective="msc", profile="quick",
+                      image_size=32, batch_size=32, epochs=3, train_limit=256, test_limit=500, device="cpu")
+    result = fine_tune(cfg, progress=False)
+    assert result["auroc"] > result["history"][0]["auroc"]
