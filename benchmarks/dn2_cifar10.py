@@ -13,22 +13,14 @@ import json
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 import torch
 
 from mscad.data import CIFAR10_CLASSES, load_split
 from mscad.metrics import roc_auc
 from mscad.model import FeatureModel, extract_features
-from mscad.scoring import knn_scores
+from mscad.scoring import euclidean_knn_scores, knn_scores
 from mscad.train import environment
-
-
-def euclidean_knn(train, test, k=2):
-    index = faiss.IndexFlatL2(train.shape[1])
-    index.add(np.ascontiguousarray(train))
-    squared, _ = index.search(np.ascontiguousarray(test), k)
-    return np.sqrt(np.maximum(squared, 0)).sum(axis=1)
 
 
 def main():
@@ -50,7 +42,7 @@ def main():
         labels = (test.labels != c).astype(int)
         rows.append(dict(normal_class=name,
                          auroc_angular=roc_auc(labels, knn_scores(gallery, raw_test, k=2)),
-                         auroc_raw=roc_auc(labels, euclidean_knn(gallery, raw_test, k=2))))
+                         auroc_raw=roc_auc(labels, euclidean_knn_scores(gallery, raw_test, k=2))))
     print(f"DN2, {a.backbone} @ {a.image_size}px, CIFAR-10 (JPEG copy), 5,000 train / 10,000 test per class")
     print(f"{'class':<12}{'Ang. (cos)':>12}{'Raw (L2)':>12}")
     for r in rows:

@@ -6,10 +6,10 @@ test image is scored, and it is anomalous (label 1) when its class is not the no
 The multi-class setting (Table 5) flips this: one class is anomalous, all the others are
 normal, and no class labels are used in training.
 
-Images are decoded once per process (cached per class folder and size) into uint8 tensors
-(N, S, S, 3): square, at their native size when that is smaller than the model's input,
-else resized (shorter side) and centre-cropped to ``image_size``. Every epoch and every
-experiment in the process reuses the decoded arrays.
+Images are decoded once per process (cached per file and size), and only those an
+experiment uses, into uint8 tensors (N, S, S, 3): square, at their native size when that
+is smaller than the model's input, else resized (shorter side) and centre-cropped to
+``image_size``. Every epoch and every experiment in the process reuses the decoded arrays.
 
 Registered data sets live under ``$MSCAD_DATA`` (default ``./data``):
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,17 +80,42 @@ def data_root() -> Path:
     return Path(os.environ.get("MSCAD_DATA", "data")).expanduser()
 
 
-@dataclass
 class LabelledImages:
-    """Decoded images of one split, with their class indices."""
+    """The images of one split, with their class indices.
 
-    images: torch.Tensor  # uint8 (N, S, S, 3)
-    labels: np.ndarray  # int64 (N,), index into ``classes``
-    classes: list
-    files: list = field(default_factory=list)  # source file per image, when from files
+    Images come either from files, decoded on first use and kept for the rest of the
+    process, or from an in-memory uint8 array (torchvision's CIFAR). :meth:`take`
+    decodes only the images asked for, so a 1,000-image experiment does not pay for
+    decoding 60,000.
+    """
+
+    def __init__(self, labels, classes, files=None, images=None, image_size: int = 224):
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.classes = list(classes)
+        self.files = list(files or [])
+        self._images = images
+        self.image_size = image_size
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, indices) -> torch.Tensor:
+        """uint8 tensor (len(indices), S, S, 3) of the images at ``indices``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if self._images is not None:
+            return self._images[torch.from_numpy(indices)]
+        return decode_images([self.files[i] for i in indices], self.image_size)
+
+    @property
+    def images(self) -> torch.Tensor:
+        """All images of the split (decodes every file once)."""
+        return self.take(np.arange(len(self)))
 
 
 # --------------------------------------------------------------------------- decoding
+_DECODED: dict = {}  # (path, image_size) -> uint8 array: each file is decoded once per process
+
+
 def _natural_key(path: Path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
@@ -119,25 +144,27 @@ def _decode(path: Path, image_size: int) -> np.ndarray:
                          "delete or replace the file and run again.") from e
 
 
-@lru_cache(maxsize=None)
-def _decode_files(paths: tuple, image_size: int) -> torch.Tensor:
-    # PIL releases the GIL while decoding, so threads use every core.
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        arrays = list(pool.map(lambda p: _decode(p, image_size), paths))
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:  # only when some images are smaller than image_size
-        side = min(s[0] for s in shapes)
-        arrays = [a if a.shape[0] == side else
-                  np.asarray(Image.fromarray(a).resize((side, side), Image.BILINEAR)) for a in arrays]
-    return torch.from_numpy(np.stack(arrays))
-
-
 def decode_images(paths, image_size: int) -> torch.Tensor:
-    """Decode image files into one uint8 tensor (N, S, S, 3), once per process."""
-    paths = tuple(Path(p) for p in paths)
+    """Decode image files into one uint8 tensor (N, S, S, 3); each file once per process.
+
+    Images are square: at their native size when smaller than ``image_size``, else
+    resized (shorter side) and centre-cropped to it; mixed sizes are resized to the
+    smallest.
+    """
+    paths = [Path(p) for p in paths]
     if not paths:
         return torch.empty((0, image_size, image_size, 3), dtype=torch.uint8)
-    return _decode_files(paths, image_size)
+    missing = list(dict.fromkeys(p for p in paths if (p, image_size) not in _DECODED))
+    if missing:
+        # PIL releases the GIL while decoding, so threads use every core.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            for p, a in zip(missing, pool.map(lambda q: _decode(q, image_size), missing)):
+                _DECODED[(p, image_size)] = a
+    arrays = [_DECODED[(p, image_size)] for p in paths]
+    side = min(a.shape[0] for a in arrays)
+    arrays = [a if a.shape[0] == side else
+              np.asarray(Image.fromarray(a).resize((side, side), Image.BILINEAR)) for a in arrays]
+    return torch.from_numpy(np.stack(arrays))
 
 
 # --------------------------------------------------------------------------- sources
@@ -146,26 +173,16 @@ def _missing(name: str, path: Path, how: str) -> MscadError:
 
 
 def _from_folders(split_dir: Path, classes: list, image_size: int) -> LabelledImages:
-    images, labels, files = [], [], []
+    labels, files = [], []
     for index, cls in enumerate(classes):
         folder = split_dir / cls
         paths = list_images(folder) if folder.is_dir() else []
-        if paths:
-            images.append(decode_images(paths, image_size))
         labels += [index] * len(paths)
-        files += [str(p) for p in paths]
-    if not images:
+        files += paths
+    if not files:
         raise MscadError(f"no images (jpg/png) under {split_dir}/<class>/; "
                          "put each class's images in its own folder.")
-    side = min(t.shape[1] for t in images)
-    images = [t if t.shape[1] == side else _resize_uint8(t, side) for t in images]
-    return LabelledImages(torch.cat(images), np.asarray(labels, dtype=np.int64), list(classes), files)
-
-
-def _resize_uint8(images: torch.Tensor, side: int) -> torch.Tensor:
-    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).float(), size=(side, side),
-                                        mode="bilinear", antialias=True, align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return LabelledImages(labels, classes, files=files, image_size=image_size)
 
 
 def _folder_dataset(root: Path, name: str, split: str, image_size: int, how: str) -> LabelledImages:
@@ -195,11 +212,11 @@ def _torchvision_cifar(kind: str, root: str, train: bool):
             raise _missing(kind, Path(root), "there is no network to download it: copy the "
                            f"python version of {kind.upper()} (from https://www.cs.toronto.edu/~kriz/cifar.html) "
                            "there, or set MSCAD_DATA to the folder that holds it.") from e
-    return ds.data, np.asarray(ds.targets, dtype=np.int64), list(ds.classes)
+    return torch.from_numpy(ds.data), np.asarray(ds.targets, dtype=np.int64), list(ds.classes)
 
 
 def load_split(dataset: str, split: str, image_size: int = 224) -> LabelledImages:
-    """All images of ``split`` ('train' or 'test') of a registered data set or folder."""
+    """The images of ``split`` ('train' or 'test') of a registered data set or folder."""
     if split not in ("train", "test"):
         raise MscadError(f"split must be 'train' or 'test', got {split!r}.")
     root = data_root()
@@ -213,30 +230,27 @@ def load_split(dataset: str, split: str, image_size: int = 224) -> LabelledImage
                 data.classes = list(CIFAR10_CLASSES)
             return data
         images, labels, classes = _torchvision_cifar("cifar10", str(root / "cifar10"), train)
-        return LabelledImages(torch.from_numpy(images), labels, classes)
+        return LabelledImages(labels, classes, images=images, image_size=image_size)
     if dataset in ("cifar100-coarse", "cifar100-fine"):
         images, labels, fine = _torchvision_cifar("cifar100", str(root / "cifar100"), train)
         if dataset == "cifar100-fine":
-            return LabelledImages(torch.from_numpy(images), labels, fine)
+            return LabelledImages(labels, fine, images=images, image_size=image_size)
         coarse = list(CIFAR100_SUPERCLASSES)
         to_coarse = np.array([coarse.index(FINE_TO_COARSE[f]) for f in fine])
-        return LabelledImages(torch.from_numpy(images), to_coarse[labels], coarse)
+        return LabelledImages(to_coarse[labels], coarse, images=images, image_size=image_size)
     if dataset == "catsvsdogs":
         base = root / "catsvsdogs"
         if not base.is_dir():
             raise _missing(dataset, base, "download Microsoft's PetImages (Kaggle 'Dogs vs. Cats') "
                            "and put its Cat/ and Dog/ folders there.")
         classes = sorted(d.name for d in base.iterdir() if d.is_dir())
-        images, labels, files = [], [], []
+        labels, files = [], []
         for index, cls in enumerate(classes):
             paths = list_images(base / cls)
             paths = paths[:10000] if train else paths[-2500:]  # paper A.1
-            images.append(decode_images(paths, image_size))
             labels += [index] * len(paths)
-            files += [str(p) for p in paths]
-        side = min(t.shape[1] for t in images)
-        images = [t if t.shape[1] == side else _resize_uint8(t, side) for t in images]
-        return LabelledImages(torch.cat(images), np.asarray(labels), classes, files)
+            files += paths
+        return LabelledImages(labels, classes, files=files, image_size=image_size)
     if dataset.startswith("mvtec:"):
         category = dataset.split(":", 1)[1]
         return _folder_dataset(root / "mvtec" / category, dataset, split, image_size,
@@ -346,5 +360,5 @@ def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, ima
     if len(np.unique(test_labels[test_idx])) < 2:
         raise MscadError(f"the test set of {dataset} needs both normal and anomalous images "
                          f"for class {classes[target]!r}; add test images of the other classes.")
-    return OneClassData(dataset, setting, classes[target], classes, train_all.images[train_idx],
-                        test_all.images[test_idx], test_labels[test_idx], test_class_index[test_idx])
+    return OneClassData(dataset, setting, classes[target], classes, train_all.take(train_idx),
+                        test_all.take(test_idx), test_labels[test_idx], test_class_index[test_idx])

@@ -65,3 +65,23 @@ def kmeans_scores(train_features, test_features, n_clusters: int, k: int = 1,
                           spherical=True, min_points_per_centroid=1, max_points_per_centroid=100000)
     kmeans.train(gallery)
     return knn_scores(kmeans.centroids, test_features, k=min(k, n_clusters))
+
+
+def euclidean_knn_scores(train_features, test_features, k: int = 2) -> np.ndarray:
+    """DN2 on raw features (Table 3, "Raw"): sum of the Euclidean distances to the k
+    nearest train features, without any normalisation."""
+    import faiss
+
+    def as_array(x):
+        if isinstance(x, torch.Tensor):
+            x = x.detach().float().cpu().numpy()
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    gallery, queries = as_array(train_features), as_array(test_features)
+    if k > len(gallery):
+        raise MscadError(f"k={k} is larger than the gallery of {len(gallery)} normal train "
+                         f"features; use k <= {len(gallery)} or more train images.")
+    index = faiss.IndexFlatL2(gallery.shape[1])
+    index.add(gallery)
+    squared, _ = index.search(queries, k)
+    return np.sqrt(np.maximum(squared.astype(np.float64), 0)).sum(axis=1)

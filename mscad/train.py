@@ -105,6 +105,14 @@ class TrainConfig:
         return c
 
 
+def experiment_data(cfg: TrainConfig) -> OneClassData:
+    """The data an experiment with these settings trains and tests on."""
+    cfg = cfg.resolved()
+    return one_class_data(cfg.dataset, cfg.normal_class, anomalous_class=cfg.anomalous_class,
+                          image_size=cfg.image_size, train_limit=cfg.train_limit,
+                          test_limit=cfg.test_limit, seed=cfg.seed)
+
+
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
 def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig, center=None) -> dict:
@@ -227,9 +235,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     cfg = cfg.resolved()
     start_time = time.time()
     if data is None:
-        data = one_class_data(cfg.dataset, cfg.normal_class, anomalous_class=cfg.anomalous_class,
-                              image_size=cfg.image_size, train_limit=cfg.train_limit,
-                              test_limit=cfg.test_limit, seed=cfg.seed)
+        data = experiment_data(cfg)
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(device)

@@ -70,3 +70,27 @@ def test_detector_on_a_folder_and_arrays(folder_dataset):
         det.score_samples(np.zeros((3, 30, 40), dtype=np.float32))
     with pytest.raises(MscadError, match="not fitted"):
         MSCDetector(objective="dn2", profile="quick").score_samples(arr)
+
+
+def test_detector_accepts_pil_lists_and_datasets(folder_dataset):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from mscad.detector import as_images
+
+    pil = [Image.fromarray(np.full((20, 30, 3), i * 40, dtype=np.uint8)) for i in range(3)]
+    x = as_images(pil, 16)
+    assert x.shape == (3, 16, 16, 3) and x.dtype == torch.uint8 and x[2, 0, 0, 0] == 80
+
+    class Pairs(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return torch.full((3, 8, 8), 0.5), 0  # (image tensor in [0, 1], label)
+
+    y = as_images(Pairs(), 16)
+    assert y.shape == (2, 8, 8, 3) and int(y[0, 0, 0, 0]) == 128
+    with pytest.raises(MscadError, match="cannot read images from a int"):
+        as_images(5, 16)

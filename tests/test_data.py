@@ -59,7 +59,7 @@ def test_cifar10_one_class_on_real_data(shared_data):
     assert torch.equal(again.train, d.train)
     full_train = load_split("cifar10", "train", 32)
     full_test = load_split("cifar10", "test", 32)
-    assert (full_train.labels == 3).sum() == 5000 and len(full_test.images) == 10000
+    assert (full_train.labels == 3).sum() == 5000 and len(full_test) == 10000
     train_bytes = {bytes(x.numpy()) for x in d.train}
     assert not any(bytes(x.numpy()) in train_bytes for x in d.test)
 

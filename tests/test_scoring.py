@@ -63,3 +63,14 @@ def test_nan_features_and_dimension_mismatch_are_clear_errors():
         knn_scores(np.full((3, 4), np.nan), np.ones((2, 4)))
     with pytest.raises(MscadError, match="same model"):
         knn_scores(np.ones((3, 4)), np.ones((2, 5)))
+
+
+def test_euclidean_knn_uses_raw_features():
+    from mscad.scoring import euclidean_knn_scores
+
+    train = np.array([[0.0, 0.0], [10.0, 0.0]])
+    test = np.array([[3.0, 4.0]])
+    assert euclidean_knn_scores(train, test, k=1)[0] == pytest.approx(5.0)
+    assert euclidean_knn_scores(train, test, k=2)[0] == pytest.approx(5.0 + np.hypot(7, 4))
+    with pytest.raises(ValueError, match="larger than the gallery"):
+        euclidean_knn_scores(train, test, k=3)

@@ -1,0 +1,100 @@
+"""Figures the chapters draw (matplotlib/seaborn), so notebooks stay short."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+OBJECTIVE_LABELS = {"dn2": "DN2 (no fine-tuning)", "center": "center loss (PANDA, Eq. 1)",
+                    "angular-center": "angular center (Eq. 6)", "contrastive": "contrastive (Eq. 2)",
+                    "msc": "mean-shifted contrastive (Eq. 4)", "msc-angular": "MSC + angular (Eq. 4 + 6)"}
+
+
+def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):
+    """One line per run: ``key`` of the history against the epoch. ``results`` maps a
+    label to a RESULT dict."""
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    for label, r in results.items():
+        pts = [(h["epoch"], h[key]) for h in r["history"] if h.get(key) is not None]
+        x, y = zip(*pts)
+        y = np.asarray(y) * (100 if percent else 1)
+        ax.plot(x, y, marker="o", ms=3, label=OBJECTIVE_LABELS.get(label, label))
+    ax.set_xlabel("epoch (0 = pretrained)")
+    ax.set_ylabel(ylabel or key)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def score_histograms(values, labels, ax=None, xlabel: str = "value", title: str | None = None, bins: int = 40):
+    """Overlaid density histograms of ``values`` for normal (label 0) and anomalous (1)."""
+    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
+    values, labels = np.asarray(values), np.asarray(labels)
+    edges = np.histogram_bin_edges(values, bins=bins)
+    for lab, name, color in ((0, "normal", "tab:blue"), (1, "anomalous", "tab:red")):
+        sns.histplot(values[labels == lab], bins=edges, stat="density", alpha=0.45, color=color,
+                     label=f"{name} (n={int((labels == lab).sum())})", ax=ax, element="step")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)"):
+    """Grouped bars: rows = classes, columns = methods (a pandas DataFrame)."""
+    ax = ax or plt.subplots(figsize=(9, 3.5))[1]
+    long = table.reset_index().melt(id_vars=table.index.name or "index", var_name="method", value_name="v")
+    sns.barplot(long, x=table.index.name or "index", y="v", hue="method", ax=ax)
+    lo = np.nanmin(table.values)
+    ax.set_ylim(max(0, lo - 10), 100)
+    ax.set_xlabel("normal class")
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=8, ncols=3)
+    return ax
+
+
+def image_grid(images, n: int = 8, title: str | None = None, ax=None):
+    """The first ``n`` uint8 images (N, H, W, 3) side by side."""
+    images = np.asarray(images[:n])
+    ax = ax or plt.subplots(figsize=(n * 0.9, 1.2))[1]
+    ax.imshow(np.concatenate(list(images), axis=1))
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    return ax
+
+
+def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
+    """Fig. 2 drawn from a small 2-D example: normal features on a narrow arc of the unit
+    circle. Left: angles seen from the origin (what Eq. 2 spreads apart, pushing points
+    away from the center c). Right: the same points after subtracting c (Eq. 4): seen
+    from c they already span all directions, so there is little left to spread."""
+    rng = np.random.default_rng(seed)
+    angles = np.radians(90 + rng.uniform(-spread_deg, spread_deg, n))
+    z = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    c = z.mean(axis=0)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    t = np.linspace(0, 2 * np.pi, 200)
+    for ax, origin, title in ((axes[0], np.zeros(2), "around the origin (contrastive, Eq. 2)"),
+                              (axes[1], c, "around the center c (mean-shifted, Eq. 4)")):
+        ax.plot(np.cos(t), np.sin(t), color="0.85", lw=1)
+        for p in z:
+            ax.annotate("", p, origin, arrowprops=dict(arrowstyle="->", color="tab:blue", lw=1.2))
+        ax.scatter(*z.T, color="tab:blue", zorder=3, label="normal features z/|z|")
+        ax.scatter(*c, color="tab:red", marker="*", s=160, zorder=4, label="center c (Eq. 3)")
+        ax.scatter(0, 0, color="k", s=15)
+        directions = z - origin
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        spread = np.degrees(np.ptp(np.arctan2(directions[:, 1], directions[:, 0])))
+        ax.set_title(f"{title}\nangular spread of the points: {spread:.0f} deg", fontsize=9)
+        ax.set_aspect("equal")
+        ax.set_xlim(-1.2, 1.2)
+        ax.set_ylim(-0.3, 1.2)
+        ax.set_xlabel("feature 1")
+        ax.set_ylabel("feature 2")
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
