@@ -1,6 +1,6 @@
 # Two entry points; each sets up everything it needs on a fresh machine.
-#   make run    the main job (see README)
-#   make test   the test suite
+#   make run    the main job: build the book (offline, from the committed outputs)
+#   make test   the test suite: pytest, nbval on every chapter (quick profile), book build
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,11 +15,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
-run: setup
+book: setup
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "Open $(abspath _build/html/index.html) in a browser."
+
+run: book
+
+dn2: setup
 	$(PY) -m mscad run --dataset cifar10 --normal-class airplane --objective dn2 \
 		--out results/dn2/cifar10-airplane.json
 
 test: setup
 	$(PY) -m pytest -q tests
+	MSCAD_PROFILE=quick $(PY) -m pytest -q -p no:cacheprovider --nbval-lax book/
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-.PHONY: setup run test
+.PHONY: setup book run dn2 test

@@ -24,7 +24,7 @@ def _experiment_flags(p: argparse.ArgumentParser):
     p.add_argument("--epochs", type=int, help="fine-tuning epochs (profile default)")
     p.add_argument("--image-size", type=int, help="input resolution in pixels (profile default)")
     p.add_argument("--batch-size", type=int, help="images per step; two views each (profile default)")
-    p.add_argument("--lr", type=float, help="SGD learning rate (profile default; 1e-2 for center losses)")
+    p.add_argument("--lr", type=float, help="SGD learning rate (profile default; the profile's center_lr for center losses)")
     p.add_argument("--momentum", type=float, help="SGD momentum (0, or PANDA's 0.9 for center losses)")
     p.add_argument("--weight-decay", type=float, default=5e-5, help="SGD weight decay (paper: 5e-5)")
     p.add_argument("--temperature", type=float, default=0.25, help="tau of Eqs. 2 and 4 (paper: 0.25)")

@@ -35,7 +35,7 @@ from .errors import MscadError, unknown_name
 from .losses import angular_center_loss, center_loss, contrastive_loss, msc_loss
 from .metrics import augmentation_similarity, feature_center, roc_auc, uniformity
 from .model import FeatureModel, extract_features
-from .profiles import PANDA_OPTIMISER, check_positive, profile_settings
+from .profiles import PANDA_MOMENTUM, check_positive, profile_settings
 from .scoring import knn_scores
 
 OBJECTIVES = ("dn2", "center", "angular-center", "contrastive", "msc", "msc-angular")
@@ -79,7 +79,7 @@ class TrainConfig:
             if getattr(c, key) is None:
                 value = prof[key]
                 if key == "lr" and c.objective in ("center", "angular-center"):
-                    value = PANDA_OPTIMISER["lr"]
+                    value = prof["center_lr"]
                 setattr(c, key, value)
         for key in ("train_limit", "test_limit"):
             if getattr(c, key) is None:
@@ -87,7 +87,7 @@ class TrainConfig:
             elif getattr(c, key) == 0:  # 0 = no limit
                 setattr(c, key, None)
         if c.momentum is None:
-            c.momentum = PANDA_OPTIMISER["momentum"] if c.objective in ("center", "angular-center") else 0.0
+            c.momentum = PANDA_MOMENTUM if c.objective in ("center", "angular-center") else 0.0
         if c.objective == "dn2":
             c.epochs = 0
         if c.device is None:
