@@ -79,7 +79,7 @@ class TrainConfig:
             if getattr(c, key) is None:
                 value = prof[key]
                 if key == "lr" and c.objective in ("center", "angular-center"):
-                    value = prof["center_lr"]
+                    value = prof[c.objective.replace("-", "_") + "_lr"]
                 setattr(c, key, value)
         for key in ("train_limit", "test_limit"):
             if getattr(c, key) is None:
