@@ -95,7 +95,7 @@ def _split(text):
 def cmd_sweep(args):
     """Every class x objective x backbone, one result file each; finished runs are skipped
     and a run with a checkpoint resumes, so a killed sweep continues where it stopped."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .data import load_split
     from .train import fine_tune, write_result

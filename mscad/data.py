@@ -126,19 +126,24 @@ def list_images(folder: Path) -> list:
                   key=_natural_key)
 
 
+def square_image(im: Image.Image, side: int) -> np.ndarray:
+    """RGB uint8 (S, S, 3) with S = min(side, shorter side): the shorter side resized to
+    S, then the centre cropped."""
+    im = im.convert("RGB")
+    w, h = im.size
+    side = min(w, h, side)
+    if (w, h) != (side, side):
+        scale = side / min(w, h)
+        im = im.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.BILINEAR)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+    return np.asarray(im, dtype=np.uint8)
+
+
 def _decode(path: Path, image_size: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            side = min(w, h, image_size)
-            if (w, h) != (side, side):
-                scale = side / min(w, h)  # shorter side -> side, then centre crop
-                im = im.resize((max(side, round(w * scale)), max(side, round(h * scale))),
-                               Image.BILINEAR)
-                left, top = (im.width - side) // 2, (im.height - side) // 2
-                im = im.crop((left, top, left + side, top + side))
-            return np.asarray(im, dtype=np.uint8)
+            return square_image(im, image_size)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise MscadError(f"cannot read image {path} ({type(e).__name__}: {e}); "
                          "delete or replace the file and run again.") from e

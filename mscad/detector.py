@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import OneClassData, decode_images, list_images
+from .data import OneClassData, decode_images, list_images, square_image
 from .errors import MscadError
 from .model import extract_features
 from .scoring import knn_scores
@@ -53,16 +53,8 @@ def as_images(x, image_size: int) -> torch.Tensor:
                          "images, a uint8 array (N, H, W, 3) or a torch Dataset.")
     if not pil:
         raise MscadError("no images given.")
-    side = min(image_size, *(min(im.size) for im in pil))
-    out = []
-    for im in pil:
-        im = im.convert("RGB")
-        w, h = im.size
-        s = side / min(w, h)
-        im = im.resize((max(side, round(w * s)), max(side, round(h * s))), Image.BILINEAR)
-        left, top = (im.width - side) // 2, (im.height - side) // 2
-        out.append(np.asarray(im.crop((left, top, left + side, top + side)), dtype=np.uint8))
-    return torch.from_numpy(np.stack(out))
+    side = min(image_size, *(min(im.size) for im in pil))  # one size for the whole batch
+    return torch.from_numpy(np.stack([square_image(im, side) for im in pil]))
 
 
 class MSCDetector:

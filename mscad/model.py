@@ -52,7 +52,7 @@ def extract_features(model: FeatureModel, images, image_size: int, batch_size: i
     Normalised features by default, the backbone's raw features with ``raw=True``.
     Images go through the evaluation transform (:func:`mscad.augment.eval_batch`).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .augment import eval_batch
 

@@ -42,4 +42,6 @@ def glue(name: str, value, display: bool = False):
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - myst-nb comes with jupyter-book
         return
+    if isinstance(value, np.generic):  # np.float64(1.0) would not parse as a number
+        value = value.item()
     _glue(name, value, display=display)

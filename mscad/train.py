@@ -115,7 +115,7 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
 
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
-def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig, center=None) -> dict:
+def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig) -> dict:
     """ROC-AUC with the current model, plus the feature statistics of Fig. 1.
 
     Without test images (the detector's fit) only the feature statistics are computed."""
@@ -230,7 +230,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     ``checkpoint``: file written after every epoch; with ``resume=True`` and an existing
     file, training continues from it. ``data`` may be passed to reuse decoded images.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     cfg = cfg.resolved()
     start_time = time.time()
