@@ -110,7 +110,8 @@ def cmd_sweep(args):
         classes = load_split(args.dataset, "train", args.image_size or 32).classes
     else:
         classes = _split(args.classes)
-    jobs = [(b, o, c) for b in backbones for o in objectives for c in classes]
+    # class by class, so that a partial sweep already gives complete rows of the table
+    jobs = [(b, o, c) for b in backbones for c in classes for o in objectives]
     done = 0
     for backbone, objective, cls in tqdm(jobs, desc="sweep", disable=args.quiet):
         name = str(cls).replace("/", "_")
