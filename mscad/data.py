@@ -288,10 +288,9 @@ class OneClassData:
     test_classes: np.ndarray  # class index of each test image, for analysis only
 
     def summary(self) -> str:
-        return (f"{self.dataset} {self.setting}, {self.setting.split('-')[0]}"
-                f"{' normal' if self.setting == 'one-class' else ' anomalous'} class "
-                f"{self.target_class!r}: {len(self.train)} train, {len(self.test)} test "
-                f"({int(self.test_labels.sum())} anomalous)")
+        role = "one normal class" if self.setting == "one-class" else "anomalous class"
+        return (f"{self.dataset} {self.setting}, {role} {self.target_class!r}: {len(self.train)} "
+                f"train, {len(self.test)} test ({int(self.test_labels.sum())} anomalous)")
 
 
 def resolve_class(name, classes: list) -> int:

@@ -94,3 +94,15 @@ def test_detector_accepts_pil_lists_and_datasets(folder_dataset):
     assert y.shape == (2, 8, 8, 3) and int(y[0, 0, 0, 0]) == 128
     with pytest.raises(MscadError, match="cannot read images from a int"):
         as_images(5, 16)
+
+
+def test_multi_class_run_and_conflicting_class_flags(folder_dataset, tmp_path, capsys):
+    out = tmp_path / "multi.json"
+    base = ["run", "--dataset", str(folder_dataset), "--objective", "dn2", "--profile", "quick",
+            "--quiet", "--out", str(out)]
+    assert main(base + ["--anomalous-class", "noise"]) == 0
+    r = json.loads(out.read_text())
+    assert r["config"]["anomalous_class"] == "noise" and "multi-class" in r["data"]["summary"]
+    assert r["data"]["n_train"] == 12  # circles and squares, noise left out
+    assert main(base + ["--anomalous-class", "noise", "--normal-class", "circle"]) == 2
+    assert "not both" in capsys.readouterr().err
