@@ -50,7 +50,11 @@ def per_class_table(results: pd.DataFrame, dataset: str | None = None) -> pd.Dat
             table[label] = [paper_value(ds, cls, objective) for cls in table.index]
         order = list(PER_CLASS_TABLES[ds]["rows"])
         table = table.loc[sorted(table.index, key=lambda c: order.index(c) if c in order else len(order))]
-    table.loc["mean"] = table.mean(numeric_only=True)
+    # Average only over classes that have every column, so a partial sweep's mean compares
+    # like with like.
+    complete = table.dropna()
+    table.loc[f"mean ({len(complete)} complete classes)" if len(complete) < len(table) else "mean"] = \
+        complete.mean(numeric_only=True)
     return table.round(1)
 
 
