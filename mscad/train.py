@@ -138,11 +138,16 @@ def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig) -> dict:
                 train_features=train, test_features=test, scores=scores)
 
 
-def compute_center(model: FeatureModel, data: OneClassData, cfg: TrainConfig) -> torch.Tensor:
+def compute_center(model: FeatureModel, data: OneClassData, cfg: TrainConfig,
+                   normalised_train_features=None) -> torch.Tensor:
     """The center, once, from the pretrained model: raw-feature mean for PANDA's center
-    loss (Eq. 1), normalised-feature mean (Eq. 3) otherwise."""
-    feats = extract_features(model, data.train, cfg.image_size, device=cfg.device,
-                             raw=cfg.objective == "center")
+    loss (Eq. 1), normalised-feature mean (Eq. 3) otherwise. Pass the pretrained model's
+    normalised train features if they are at hand, to avoid extracting them again."""
+    if cfg.objective != "center" and normalised_train_features is not None:
+        feats = normalised_train_features
+    else:
+        feats = extract_features(model, data.train, cfg.image_size, device=cfg.device,
+                                 raw=cfg.objective == "center")
     center = feats.mean(axis=0) if cfg.objective == "center" else feature_center(feats)
     return torch.tensor(center, dtype=torch.float32, device=cfg.device)
 
@@ -251,8 +256,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         optimizer.load_state_dict(state["optimizer"])
         center, history, first_epoch = state["center"].to(device), state["history"], state["epoch"] + 1
     else:
-        center = compute_center(model, data, cfg) if cfg.objective != "dn2" else None
-        ev = evaluate(model, data, cfg)
+        ev = evaluate(model, data, cfg)  # epoch 0: the pretrained model (DN2)
+        center = compute_center(model, data, cfg, ev["train_features"]) if cfg.objective != "dn2" else None
         history = [dict(epoch=0, auroc=ev["auroc"], loss=None, uniformity=ev["uniformity"],
                         augmentation_similarity=ev["augmentation_similarity"])]
         first_epoch = 1
