@@ -98,3 +98,15 @@ def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
         ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def margin_heatmap(checks, ax=None, title: str = "margin in ROC-AUC points (positive = the paper's ordering holds)"):
+    """Classes x claims, coloured by the signed margin (blue holds, red reversed)."""
+    ax = ax or plt.subplots(figsize=(7, 0.35 * len(checks) + 1.2))[1]
+    limit = float(np.nanmax(np.abs(checks.values))) or 1.0
+    sns.heatmap(checks, annot=True, fmt=".1f", cmap="RdBu", vmin=-limit, vmax=limit, center=0,
+                cbar=False, ax=ax, linewidths=0.5)
+    ax.set_ylabel("normal class")
+    ax.set_xlabel("")
+    ax.set_title(title, fontsize=9)
+    return ax

@@ -61,6 +61,61 @@ def per_class_table(results: pd.DataFrame, dataset: str | None = None) -> pd.Dat
 def describe_scale(results: pd.DataFrame) -> str:
     """One line saying at what scale the results were produced."""
     parts = []
-    for (profile, size, epochs), _ in results.groupby(["profile", "image_size", "epochs"]):
-        parts.append(f"{profile} profile, {size}px, {epochs} epochs")
+    trained = results[results.objective != "dn2"]  # DN2 trains for 0 epochs by definition
+    for (profile, size), group in results.groupby(["profile", "image_size"]):
+        epochs = sorted(trained[(trained.profile == profile) & (trained.image_size == size)].epochs.unique())
+        parts.append(f"{profile} profile, {size}px" + (f", {'/'.join(map(str, epochs))} epochs" if epochs else ""))
     return "; ".join(sorted(set(parts)))
+
+
+def results_folder(name: str, start: str | Path | None = None) -> Path:
+    """Where the committed results ``name`` (e.g. ``cifar10-cpu``) live: ``$MSCAD_RESULTS/name``,
+    else ``results/name`` in the working directory or one of its parents (a chapter runs in
+    ``book/``, the results are in the repository root)."""
+    import os
+
+    if os.environ.get("MSCAD_RESULTS"):
+        candidates = [Path(os.environ["MSCAD_RESULTS"]) / name]
+    else:
+        here = Path(start or Path.cwd()).resolve()
+        candidates = [p / "results" / name for p in (here, *here.parents)]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise MscadError(f"no results folder {name!r} (looked in {candidates[0]} and above); clone the "
+                     "repository (its results/ holds the committed runs) and set MSCAD_RESULTS to its "
+                     f"results/ folder, or make them: `python -m mscad sweep --out-dir results/{name} ...`.")
+
+
+# The paper's claims about the order of the objectives (Sec. 5, Table 3, Fig. 5), as
+# (name, better objective, worse objective). "msc-angular best" is checked against every
+# other objective.
+ORDERING_CLAIMS = (("contrastive below DN2", "dn2", "contrastive"),
+                   ("MSC above DN2", "msc", "dn2"),
+                   ("MSC above center loss", "msc", "center"))
+
+
+def ordering_checks(results: pd.DataFrame) -> pd.DataFrame:
+    """Per class, the margin (ROC-AUC points) by which each claimed ordering holds:
+    positive = the paper's ordering holds, negative = it is reversed by that much.
+    Only classes with every objective the claims need are included."""
+    table = results.pivot_table(index="normal_class", columns="objective", values="auroc", aggfunc="mean")
+    needed = {o for _, a, b in ORDERING_CLAIMS for o in (a, b)} | {"msc-angular"}
+    missing = needed - set(table.columns)
+    if missing:
+        raise MscadError(f"the ordering checks need results for {', '.join(sorted(missing))}; "
+                         "run the sweep with those objectives.")
+    table = table.dropna(subset=sorted(needed))
+    checks = pd.DataFrame(index=table.index)
+    for name, better, worse in ORDERING_CLAIMS:
+        checks[name] = table[better] - table[worse]
+    others = [o for o in table.columns if o != "msc-angular"]
+    checks["MSC + angular best"] = table["msc-angular"] - table[others].max(axis=1)
+    order = [c for c in PER_CLASS_TABLES.get(results.dataset.iloc[0], {}).get("rows", {})]
+    return checks.loc[sorted(checks.index, key=lambda c: order.index(c) if c in order else len(order))]
+
+
+def objective_means(results: pd.DataFrame) -> pd.Series:
+    """Mean final ROC-AUC % per objective over the classes that have every objective."""
+    table = results.pivot_table(index="normal_class", columns="objective", values="auroc").dropna()
+    return table[[o for o in OBJECTIVES if o in table.columns]].mean()

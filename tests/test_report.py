@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from mscad.errors import MscadError
+from mscad.report import load_results, objective_means, ordering_checks, per_class_table, results_folder
+
+AUROC = {  # class -> objective -> ROC-AUC (fractions, as result files store them)
+    "airplane": dict(dn2=0.80, center=0.82, **{"angular-center": 0.81}, contrastive=0.78, msc=0.88,
+                     **{"msc-angular": 0.90}),
+    "bird": dict(dn2=0.70, center=0.75, **{"angular-center": 0.71}, contrastive=0.72, msc=0.74,
+                 **{"msc-angular": 0.73}),
+    "cat": dict(dn2=0.60),  # incomplete class: left out of means and checks
+}
+
+
+def write_results(folder):
+    for cls, row in AUROC.items():
+        for objective, auroc in row.items():
+            path = folder / "efficientnet_lite0" / objective / f"{cls}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            config = dict(dataset="cifar10", backbone="efficientnet_lite0", objective=objective,
+                          profile="cpu", normal_class=cls, anomalous_class=None, epochs=10, image_size=64)
+            path.write_text(json.dumps(dict(auroc=auroc, config=config, target_class=cls,
+                                            history=[dict(auroc=0.5), dict(auroc=auroc)])))
+    return folder
+
+
+def test_ordering_checks_sign_and_margin(tmp_path):
+    checks = ordering_checks(load_results(write_results(tmp_path)))
+    assert list(checks.index) == ["airplane", "bird"]  # cat lacks objectives; paper's class order
+    air, bird = checks.loc["airplane"], checks.loc["bird"]
+    assert air["contrastive below DN2"] == pytest.approx(2.0)  # 80 - 78: holds
+    assert bird["contrastive below DN2"] == pytest.approx(-2.0)  # 70 - 72: reversed by 2 points
+    assert air["MSC above DN2"] == pytest.approx(8.0)
+    assert bird["MSC above center loss"] == pytest.approx(-1.0)
+    assert air["MSC + angular best"] == pytest.approx(2.0)  # 90 vs the best other, 88
+    assert bird["MSC + angular best"] == pytest.approx(-2.0)  # 73 vs center's 75
+
+
+def test_means_use_complete_classes_only(tmp_path):
+    results = load_results(write_results(tmp_path))
+    means = objective_means(results)
+    assert means["dn2"] == pytest.approx(75.0)  # (80 + 70) / 2, cat's 60 left out
+    assert list(means.index)[:2] == ["dn2", "center"]
+    table = per_class_table(results, "cifar10")
+    assert table.loc["mean (2 complete classes)", "dn2 (ours)"] == pytest.approx(75.0)
+    assert table.loc["airplane", "MSC (paper)"] == 97.0
+
+
+def test_ordering_checks_name_missing_objectives(tmp_path):
+    folder = write_results(tmp_path)
+    for f in (folder / "efficientnet_lite0" / "msc-angular").iterdir():
+        f.unlink()
+    with pytest.raises(MscadError, match="msc-angular"):
+        ordering_checks(load_results(folder))
+
+
+def test_results_folder_search(tmp_path, monkeypatch):
+    monkeypatch.delenv("MSCAD_RESULTS", raising=False)
+    (tmp_path / "results" / "sweep").mkdir(parents=True)
+    (tmp_path / "book").mkdir()
+    assert results_folder("sweep", start=tmp_path / "book") == tmp_path / "results" / "sweep"
+    with pytest.raises(MscadError, match="MSCAD_RESULTS"):
+        results_folder("other", start=tmp_path / "book")
+    monkeypatch.setenv("MSCAD_RESULTS", str(tmp_path / "results"))
+    assert results_folder("sweep") == tmp_path / "results" / "sweep"
+
+
+def test_describe_scale_ignores_dn2_epochs(tmp_path):
+    from mscad.report import describe_scale
+
+    assert describe_scale(load_results(write_results(tmp_path))) == "cpu profile, 64px, 10 epochs"
