@@ -5,12 +5,17 @@ execute_notebooks: off):
 
     MSCAD_PROFILE=cpu MSCAD_DATA=../shared/data .venv/bin/python book/execute.py book/0*.ipynb
 
-Timings are appended to book/timings.json (profile, chapter, seconds, machine).
+``--cells 2,4`` re-runs only those code cells (0-based cell indices; include the setup
+cell) of one chapter in a fresh kernel and replaces just their outputs: for a cell that
+reads results which were still being produced when the whole chapter ran.
+
+Timings are appended to book/timings.json (profile, chapter, seconds, machine, threads).
 """
+import argparse
+import copy
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -18,22 +23,41 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def main(paths):
+def execute(nb, path: Path):
+    NotebookClient(nb, timeout=7200, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--cells", help="comma-separated cell indices to re-run (one notebook only)")
+    args = parser.parse_args(argv)
+    if args.cells and len(args.notebooks) != 1:
+        parser.error("--cells needs exactly one notebook")
     log = Path(__file__).with_name("timings.json")
     timings = json.loads(log.read_text()) if log.exists() else []
-    for path in map(Path, paths):
+    for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.time()
-        NotebookClient(nb, timeout=7200, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        if args.cells:
+            indices = [int(i) for i in args.cells.split(",")]
+            part = copy.deepcopy(nb)
+            part.cells = [copy.deepcopy(nb.cells[i]) for i in indices]
+            execute(part, path)
+            for i, cell in zip(indices, part.cells):
+                nb.cells[i] = cell
+        else:
+            execute(nb, path)
         seconds = round(time.time() - start)
         nbformat.write(nb, path)
         timings.append(dict(chapter=path.stem, profile=os.environ.get("MSCAD_PROFILE", "default"),
                             seconds=seconds, cpus=os.cpu_count(), machine=platform.machine(),
-                            date=time.strftime("%Y-%m-%d")))
+                            threads=os.environ.get("OMP_NUM_THREADS", "default"),
+                            cells=args.cells or "all", date=time.strftime("%Y-%m-%d")))
         log.write_text(json.dumps(timings, indent=1))
         print(f"{path.stem}: {seconds} s", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

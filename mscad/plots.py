@@ -108,5 +108,6 @@ def margin_heatmap(checks, ax=None, title: str = "margin in ROC-AUC points (posi
                 cbar=False, ax=ax, linewidths=0.5)
     ax.set_ylabel("normal class")
     ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=0, labelsize=8)
     ax.set_title(title, fontsize=9)
     return ax
