@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,12 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _in_paper_order(dataset: str, classes) -> list:
+    """``classes`` sorted as the paper's per-class table lists them (unknown ones last)."""
+    order = list(PER_CLASS_TABLES.get(dataset, {}).get("rows", {}))
+    return sorted(classes, key=lambda c: order.index(c) if c in order else len(order))
+
+
 def per_class_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
     """Classes x objectives (ours, final ROC-AUC %) plus the paper's PANDA and MSC columns."""
     df = results if dataset is None else results[results.dataset == dataset]
@@ -48,8 +55,7 @@ def per_class_table(results: pd.DataFrame, dataset: str | None = None) -> pd.Dat
     if ds in PER_CLASS_TABLES:
         for objective, label in (("center", "PANDA (paper)"), ("msc", "MSC (paper)")):
             table[label] = [paper_value(ds, cls, objective) for cls in table.index]
-        order = list(PER_CLASS_TABLES[ds]["rows"])
-        table = table.loc[sorted(table.index, key=lambda c: order.index(c) if c in order else len(order))]
+        table = table.loc[_in_paper_order(ds, table.index)]
     # Average only over classes that have every column, so a partial sweep's mean compares
     # like with like.
     complete = table.dropna()
@@ -62,7 +68,7 @@ def describe_scale(results: pd.DataFrame) -> str:
     """One line saying at what scale the results were produced."""
     parts = []
     trained = results[results.objective != "dn2"]  # DN2 trains for 0 epochs by definition
-    for (profile, size), group in results.groupby(["profile", "image_size"]):
+    for (profile, size), _ in results.groupby(["profile", "image_size"]):
         epochs = sorted(trained[(trained.profile == profile) & (trained.image_size == size)].epochs.unique())
         parts.append(f"{profile} profile, {size}px" + (f", {'/'.join(map(str, epochs))} epochs" if epochs else ""))
     return "; ".join(sorted(set(parts)))
@@ -72,8 +78,6 @@ def results_folder(name: str, start: str | Path | None = None) -> Path:
     """Where the committed results ``name`` (e.g. ``cifar10-cpu``) live: ``$MSCAD_RESULTS/name``,
     else ``results/name`` in the working directory or one of its parents (a chapter runs in
     ``book/``, the results are in the repository root)."""
-    import os
-
     if os.environ.get("MSCAD_RESULTS"):
         candidates = [Path(os.environ["MSCAD_RESULTS"]) / name]
     else:
@@ -111,8 +115,7 @@ def ordering_checks(results: pd.DataFrame) -> pd.DataFrame:
         checks[name] = table[better] - table[worse]
     others = [o for o in table.columns if o != "msc-angular"]
     checks["MSC + angular best"] = table["msc-angular"] - table[others].max(axis=1)
-    order = [c for c in PER_CLASS_TABLES.get(results.dataset.iloc[0], {}).get("rows", {})]
-    return checks.loc[sorted(checks.index, key=lambda c: order.index(c) if c in order else len(order))]
+    return checks.loc[_in_paper_order(results.dataset.iloc[0], checks.index)]
 
 
 def objective_means(results: pd.DataFrame) -> pd.Series:
