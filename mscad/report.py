@@ -99,10 +99,27 @@ ORDERING_CLAIMS = (("contrastive below DN2", "dn2", "contrastive"),
                    ("MSC above center loss", "msc", "center"))
 
 
+def _one_setting(results: pd.DataFrame):
+    """Comparisons between objectives only make sense within one data set and backbone."""
+    for key in ("dataset", "backbone"):
+        values = sorted(results[key].unique())
+        if len(values) > 1:
+            raise MscadError(f"these results mix {len(values)} {key}s ({', '.join(values)}); select "
+                             f"one first, e.g. results[results.{key} == {values[0]!r}].")
+
+
+def complete_classes(results: pd.DataFrame) -> list:
+    """The classes that have a result for every objective present, in the paper's order."""
+    _one_setting(results)
+    table = results.pivot_table(index="normal_class", columns="objective", values="auroc").dropna()
+    return _in_paper_order(results.dataset.iloc[0], table.index)
+
+
 def ordering_checks(results: pd.DataFrame) -> pd.DataFrame:
     """Per class, the margin (ROC-AUC points) by which each claimed ordering holds:
     positive = the paper's ordering holds, negative = it is reversed by that much.
     Only classes with every objective the claims need are included."""
+    _one_setting(results)
     table = results.pivot_table(index="normal_class", columns="objective", values="auroc", aggfunc="mean")
     needed = {o for _, a, b in ORDERING_CLAIMS for o in (a, b)} | {"msc-angular"}
     missing = needed - set(table.columns)
@@ -120,5 +137,6 @@ def ordering_checks(results: pd.DataFrame) -> pd.DataFrame:
 
 def objective_means(results: pd.DataFrame) -> pd.Series:
     """Mean final ROC-AUC % per objective over the classes that have every objective."""
-    table = results.pivot_table(index="normal_class", columns="objective", values="auroc").dropna()
+    table = results.pivot_table(index="normal_class", columns="objective", values="auroc")
+    table = table.loc[complete_classes(results)]
     return table[[o for o in OBJECTIVES if o in table.columns]].mean()

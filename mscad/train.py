@@ -69,6 +69,14 @@ class TrainConfig:
     similarity_images: int = 500  # train images used for the augmentation similarity
     device: str | None = None
 
+    @classmethod
+    def from_dict(cls, settings: dict) -> "TrainConfig":
+        """The settings stored in a result file's ``config`` (or a checkpoint's) as a
+        TrainConfig, to rebuild that experiment's data or re-run it. Keys this version
+        does not know are ignored, so result files from other versions still load."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in settings.items() if k in known})
+
     def resolved(self) -> "TrainConfig":
         """A copy with every ``None`` filled from the profile and the objective."""
         if self.objective not in OBJECTIVES:

@@ -1,9 +1,13 @@
+import dataclasses
 import json
 
+import pandas as pd
 import pytest
 
 from mscad.errors import MscadError
-from mscad.report import load_results, objective_means, ordering_checks, per_class_table, results_folder
+from mscad.report import (complete_classes, load_results, objective_means, ordering_checks,
+                          per_class_table, results_folder)
+from mscad.train import TrainConfig
 
 AUROC = {  # class -> objective -> ROC-AUC (fractions, as result files store them)
     "airplane": dict(dn2=0.80, center=0.82, **{"angular-center": 0.81}, contrastive=0.78, msc=0.88,
@@ -71,3 +75,21 @@ def test_describe_scale_ignores_dn2_epochs(tmp_path):
     from mscad.report import describe_scale
 
     assert describe_scale(load_results(write_results(tmp_path))) == "cpu profile, 64px, 10 epochs"
+
+
+def test_mixed_backbones_are_refused_and_complete_classes(tmp_path):
+    results = load_results(write_results(tmp_path))
+    assert complete_classes(results) == ["airplane", "bird"]
+    other = results[results.normal_class == "airplane"].assign(backbone="resnet18")
+    mixed = pd.concat([results, other])
+    with pytest.raises(MscadError, match="mix 2 backbones"):
+        ordering_checks(mixed)
+    with pytest.raises(MscadError, match="mix 2 backbones"):
+        objective_means(mixed)
+
+
+def test_config_from_a_result_file_rebuilds_the_experiment():
+    cfg = TrainConfig(objective="msc", normal_class="cat", profile="cpu", train_limit=200).resolved()
+    saved = dict(dataclasses.asdict(cfg), added_by_a_newer_version=1)
+    assert TrainConfig.from_dict(saved) == cfg
+    assert TrainConfig.from_dict(saved).resolved() == cfg  # resolving again changes nothing
