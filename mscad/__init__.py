@@ -1,11 +1,21 @@
 """mscad: deep one-class anomaly detection with the Mean-Shifted Contrastive loss.
 
-data -> augment -> backbones/model -> losses -> train -> scoring -> metrics/report.
+data -> augment -> backbones/model -> objectives/losses -> train -> scoring -> report.
+
+The names below are imported on first use, so ``python -m mscad`` starts (and answers
+Ctrl-C) before torch is loaded.
 """
-from .errors import MscadError
-from .losses import angular_center_loss, center_loss, contrastive_loss, msc_loss
-from .scoring import kmeans_scores, knn_scores
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["MscadError", "angular_center_loss", "center_loss", "contrastive_loss", "msc_loss",
-           "kmeans_scores", "knn_scores"]
+_EXPORTS = {"MscadError": "errors", "angular_center_loss": "losses", "center_loss": "losses",
+            "contrastive_loss": "losses", "msc_loss": "losses", "kmeans_scores": "scoring",
+            "knn_scores": "scoring", "MSCDetector": "detector", "TrainConfig": "config",
+            "fine_tune": "train"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'mscad' has no attribute {name!r}")

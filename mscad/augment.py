@@ -17,11 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import MscadError
+
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1]."""
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"expected uint8 images (B, H, W, 3), got {images.dtype} {tuple(images.shape)}")
+        raise MscadError(f"expected uint8 images (B, H, W, 3), got {images.dtype} {tuple(images.shape)}.")
     return images.permute(0, 3, 1, 2).float().div_(255.0)
 
 

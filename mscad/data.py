@@ -6,10 +6,9 @@ test image is scored, and it is anomalous (label 1) when its class is not the no
 The multi-class setting (Table 5) flips this: one class is anomalous, all the others are
 normal, and no class labels are used in training.
 
-Images are decoded once per process (cached per file and size), and only those an
-experiment uses, into uint8 tensors (N, S, S, 3): square, at their native size when that
-is smaller than the model's input, else resized (shorter side) and centre-cropped to
-``image_size``. Every epoch and every experiment in the process reuses the decoded arrays.
+Images are decoded once per process, and only those an experiment uses, into uint8
+tensors (N, S, S, 3) by :mod:`mscad.images` (each image squared on its own: shorter side
+resized, centre cropped). Every epoch and every experiment in the process reuses them.
 
 Registered data sets live under ``$MSCAD_DATA`` (default ``./data``):
 
@@ -26,23 +25,23 @@ Registered data sets live under ``$MSCAD_DATA`` (default ``./data``):
 ====================  ==========================================================
 
 Any other name is read as a directory in the same folder layout as the CIFAR-10 copy.
+The registry is :data:`DATASET_SOURCES`: a new data set is one loader and one entry.
 """
 from __future__ import annotations
 
 import os
-import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
-from .errors import MscadError, unknown_name
+from .errors import MscadError
+from .images import decode_images, list_images
+from .images import square_image  # noqa: F401  (re-exported: chapters import it from here)
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck"]
 
@@ -71,9 +70,6 @@ CIFAR100_SUPERCLASSES = {
     "vehicles_2": ["lawn_mower", "rocket", "streetcar", "tank", "tractor"],
 }
 FINE_TO_COARSE = {fine: coarse for coarse, fines in CIFAR100_SUPERCLASSES.items() for fine in fines}
-
-DATASETS = ("cifar10", "cifar100-coarse", "cifar100-fine", "catsvsdogs", "mvtec:<category>", "dior")
-
 
 def data_root() -> Path:
     """Root of the registered data sets: ``$MSCAD_DATA``, else ``./data``."""
@@ -110,66 +106,6 @@ class LabelledImages:
     def images(self) -> torch.Tensor:
         """All images of the split (decodes every file once)."""
         return self.take(np.arange(len(self)))
-
-
-# --------------------------------------------------------------------------- decoding
-_DECODED: dict = {}  # (path, image_size) -> uint8 array: each file is decoded once per process
-
-
-def _natural_key(path: Path):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
-
-
-def list_images(folder: Path) -> list:
-    """Image files directly in ``folder``, in natural order (2.jpg before 10.jpg)."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
-                  key=_natural_key)
-
-
-def square_image(im: Image.Image, side: int) -> np.ndarray:
-    """RGB uint8 (S, S, 3) with S = min(side, shorter side): the shorter side resized to
-    S, then the centre cropped."""
-    im = im.convert("RGB")
-    w, h = im.size
-    side = min(w, h, side)
-    if (w, h) != (side, side):
-        scale = side / min(w, h)
-        im = im.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.BILINEAR)
-        left, top = (im.width - side) // 2, (im.height - side) // 2
-        im = im.crop((left, top, left + side, top + side))
-    return np.asarray(im, dtype=np.uint8)
-
-
-def _decode(path: Path, image_size: int) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return square_image(im, image_size)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise MscadError(f"cannot read image {path} ({type(e).__name__}: {e}); "
-                         "delete or replace the file and run again.") from e
-
-
-def decode_images(paths, image_size: int) -> torch.Tensor:
-    """Decode image files into one uint8 tensor (N, S, S, 3); each file once per process.
-
-    Images are square: at their native size when smaller than ``image_size``, else
-    resized (shorter side) and centre-cropped to it; mixed sizes are resized to the
-    smallest.
-    """
-    paths = [Path(p) for p in paths]
-    if not paths:
-        return torch.empty((0, image_size, image_size, 3), dtype=torch.uint8)
-    missing = list(dict.fromkeys(p for p in paths if (p, image_size) not in _DECODED))
-    if missing:
-        # PIL releases the GIL while decoding, so threads use every core.
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            for p, a in zip(missing, pool.map(lambda q: _decode(q, image_size), missing)):
-                _DECODED[(p, image_size)] = a
-    arrays = [_DECODED[(p, image_size)] for p in paths]
-    side = min(a.shape[0] for a in arrays)
-    arrays = [a if a.shape[0] == side else
-              np.asarray(Image.fromarray(a).resize((side, side), Image.BILINEAR)) for a in arrays]
-    return torch.from_numpy(np.stack(arrays))
 
 
 # --------------------------------------------------------------------------- sources
@@ -220,51 +156,85 @@ def _torchvision_cifar(kind: str, root: str, train: bool):
     return torch.from_numpy(ds.data), np.asarray(ds.targets, dtype=np.int64), list(ds.classes)
 
 
+def _cifar10(root: Path, split: str, image_size: int, _) -> LabelledImages:
+    if (root / "cifar10" / "train").is_dir():
+        data = _folder_dataset(root / "cifar10", "cifar10", split, image_size, "")
+        if set(data.classes) == set(CIFAR10_CLASSES):  # keep the standard index order
+            order = [data.classes.index(c) for c in CIFAR10_CLASSES]
+            data.labels = np.argsort(order)[data.labels]
+            data.classes = list(CIFAR10_CLASSES)
+        return data
+    images, labels, classes = _torchvision_cifar("cifar10", str(root / "cifar10"), split == "train")
+    return LabelledImages(labels, classes, images=images, image_size=image_size)
+
+
+def _cifar100(coarse: bool):
+    def load(root: Path, split: str, image_size: int, _) -> LabelledImages:
+        images, labels, fine = _torchvision_cifar("cifar100", str(root / "cifar100"), split == "train")
+        if not coarse:
+            return LabelledImages(labels, fine, images=images, image_size=image_size)
+        names = list(CIFAR100_SUPERCLASSES)
+        to_coarse = np.array([names.index(FINE_TO_COARSE[f]) for f in fine])
+        return LabelledImages(to_coarse[labels], names, images=images, image_size=image_size)
+    return load
+
+
+def _catsvsdogs(root: Path, split: str, image_size: int, _) -> LabelledImages:
+    base = root / "catsvsdogs"
+    if not base.is_dir():
+        raise _missing("catsvsdogs", base, "download Microsoft's PetImages (Kaggle 'Dogs vs. Cats') "
+                       "and put its Cat/ and Dog/ folders there.")
+    classes = sorted(d.name for d in base.iterdir() if d.is_dir())
+    labels, files = [], []
+    for index, cls in enumerate(classes):
+        paths = list_images(base / cls)
+        paths = paths[:10000] if split == "train" else paths[-2500:]  # paper A.1
+        labels += [index] * len(paths)
+        files += paths
+    return LabelledImages(labels, classes, files=files, image_size=image_size)
+
+
+def _mvtec(root: Path, split: str, image_size: int, category: str) -> LabelledImages:
+    return _folder_dataset(root / "mvtec" / category, f"mvtec:{category}", split, image_size,
+                           "download MVTec AD from https://www.mvtec.com/company/research/datasets/"
+                           "mvtec-ad and unpack it into $MSCAD_DATA/mvtec/.")
+
+
+def _dior(root: Path, split: str, image_size: int, _) -> LabelledImages:
+    return _folder_dataset(root / "dior", "dior", split, image_size,
+                           "crop DIOR's objects as in the paper's A.1 and put them in "
+                           "dior/train/<class>/ and dior/test/<class>/.")
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A registered data set: ``load(root, split, image_size, argument)``, where
+    ``argument`` is the part after the colon of a name such as ``mvtec:bottle``."""
+
+    name: str
+    load: Callable
+    argument: str | None = None  # what follows "name:", e.g. "<category>"
+
+    @property
+    def usage(self) -> str:
+        return f"{self.name}:{self.argument}" if self.argument else self.name
+
+
+_SOURCES = (DatasetSource("cifar10", _cifar10), DatasetSource("cifar100-coarse", _cifar100(True)),
+            DatasetSource("cifar100-fine", _cifar100(False)), DatasetSource("catsvsdogs", _catsvsdogs),
+            DatasetSource("mvtec", _mvtec, "<category>"), DatasetSource("dior", _dior))
+DATASET_SOURCES = {s.name: s for s in _SOURCES}
+DATASETS = tuple(s.usage for s in _SOURCES)  # the names as a user types them
+
+
 def load_split(dataset: str, split: str, image_size: int = 224) -> LabelledImages:
     """The images of ``split`` ('train' or 'test') of a registered data set or folder."""
     if split not in ("train", "test"):
         raise MscadError(f"split must be 'train' or 'test', got {split!r}.")
-    root = data_root()
-    train = split == "train"
-    if dataset == "cifar10":
-        if (root / "cifar10" / "train").is_dir():
-            data = _folder_dataset(root / "cifar10", dataset, split, image_size, "")
-            if set(data.classes) == set(CIFAR10_CLASSES):  # keep the standard index order
-                order = [data.classes.index(c) for c in CIFAR10_CLASSES]
-                data.labels = np.argsort(order)[data.labels]
-                data.classes = list(CIFAR10_CLASSES)
-            return data
-        images, labels, classes = _torchvision_cifar("cifar10", str(root / "cifar10"), train)
-        return LabelledImages(labels, classes, images=images, image_size=image_size)
-    if dataset in ("cifar100-coarse", "cifar100-fine"):
-        images, labels, fine = _torchvision_cifar("cifar100", str(root / "cifar100"), train)
-        if dataset == "cifar100-fine":
-            return LabelledImages(labels, fine, images=images, image_size=image_size)
-        coarse = list(CIFAR100_SUPERCLASSES)
-        to_coarse = np.array([coarse.index(FINE_TO_COARSE[f]) for f in fine])
-        return LabelledImages(to_coarse[labels], coarse, images=images, image_size=image_size)
-    if dataset == "catsvsdogs":
-        base = root / "catsvsdogs"
-        if not base.is_dir():
-            raise _missing(dataset, base, "download Microsoft's PetImages (Kaggle 'Dogs vs. Cats') "
-                           "and put its Cat/ and Dog/ folders there.")
-        classes = sorted(d.name for d in base.iterdir() if d.is_dir())
-        labels, files = [], []
-        for index, cls in enumerate(classes):
-            paths = list_images(base / cls)
-            paths = paths[:10000] if train else paths[-2500:]  # paper A.1
-            labels += [index] * len(paths)
-            files += paths
-        return LabelledImages(labels, classes, files=files, image_size=image_size)
-    if dataset.startswith("mvtec:"):
-        category = dataset.split(":", 1)[1]
-        return _folder_dataset(root / "mvtec" / category, dataset, split, image_size,
-                               "download MVTec AD from https://www.mvtec.com/company/research/datasets/mvtec-ad "
-                               "and unpack it into $MSCAD_DATA/mvtec/.")
-    if dataset == "dior":
-        return _folder_dataset(root / "dior", dataset, split, image_size,
-                               "crop DIOR's objects as in the paper's A.1 and put them in "
-                               "dior/train/<class>/ and dior/test/<class>/.")
+    name, _, argument = dataset.partition(":")
+    source = DATASET_SOURCES.get(name)
+    if source is not None and bool(argument) == bool(source.argument):
+        return source.load(data_root(), split, image_size, argument or None)
     path = Path(dataset).expanduser()
     if path.is_dir():
         return _folder_dataset(path, str(path), split, image_size,

@@ -3,67 +3,35 @@
     det = MSCDetector(objective="msc").fit("my_normal_images/")
     scores = det.score_samples("new_images/")      # higher = more anomalous
     flags = det.predict("new_images/")             # 1 = anomalous, 0 = normal
+    det.save("detector.pt"); det = MSCDetector.load("detector.pt")
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from .data import OneClassData, decode_images, list_images, square_image
+from .config import TrainConfig
 from .errors import MscadError
-from .model import extract_features
+from .images import as_images
+from .model import FeatureModel, extract_features
+from .results import check_writable
 from .scoring import knn_scores
-from .train import TrainConfig, fine_tune
+from .train import fine_tune
 
-
-def as_images(x, image_size: int) -> torch.Tensor:
-    """A folder, a list of PIL images, a uint8 array (N, H, W, 3) or a torch Dataset ->
-    uint8 tensor (N, S, S, 3), square, at most ``image_size`` on a side."""
-    if isinstance(x, (str, Path)):
-        folder = Path(x)
-        if not folder.is_dir():
-            raise MscadError(f"image folder {folder} does not exist.")
-        folders = [folder] + sorted(d for d in folder.rglob("*") if d.is_dir())  # sub-folders too
-        paths = [p for sub in folders for p in list_images(sub)]
-        if not paths:
-            raise MscadError(f"no images (jpg/png) in {folder}; put the images there.")
-        return decode_images(paths, image_size)
-    if isinstance(x, np.ndarray) or isinstance(x, torch.Tensor):
-        arr = torch.as_tensor(x)
-        if arr.dtype != torch.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-            raise MscadError(f"an image array must be uint8 (N, H, W, 3), got {arr.dtype} {tuple(arr.shape)}.")
-        pil = [Image.fromarray(a.numpy()) for a in arr]
-    elif isinstance(x, torch.utils.data.Dataset) or isinstance(x, (list, tuple)):
-        pil = []
-        for i in range(len(x)):
-            item = x[i]
-            item = item[0] if isinstance(item, (tuple, list)) else item
-            if isinstance(item, torch.Tensor):  # (3, H, W) float in [0, 1] or uint8
-                item = item.permute(1, 2, 0)
-                item = (item * 255).round().clamp(0, 255).byte() if item.is_floating_point() else item
-                item = Image.fromarray(item.numpy())
-            if not isinstance(item, Image.Image):
-                raise MscadError(f"item {i} is a {type(item).__name__}; give PIL images, image tensors or arrays.")
-            pil.append(item)
-    else:
-        raise MscadError(f"cannot read images from a {type(x).__name__}; give a folder, a list of PIL "
-                         "images, a uint8 array (N, H, W, 3) or a torch Dataset.")
-    if not pil:
-        raise MscadError("no images given.")
-    side = min(image_size, *(min(im.size) for im in pil))  # one size for the whole batch
-    return torch.from_numpy(np.stack([square_image(im, side) for im in pil]))
+FORMAT = "mscad-detector/1"
 
 
 class MSCDetector:
     """Fit on normal images only; score new images (Eq. 5 on the fine-tuned features).
 
     ``objective`` is any of mscad's objectives (``dn2`` = no fine-tuning); other keyword
-    settings are those of :class:`mscad.train.TrainConfig` (epochs, image_size, lr, ...;
+    settings are those of :class:`mscad.config.TrainConfig` (epochs, image_size, lr, ...;
     unset ones come from the profile). ``threshold_percentile`` sets the threshold of
-    :meth:`predict` from the training images' own scores.
+    :meth:`predict` from the training images' own scores. Images may be a folder or an
+    image file, a list of PIL images, a uint8 array (N, H, W, 3) or a torch Dataset.
     """
 
     def __init__(self, backbone: str = "efficientnet_lite0", objective: str = "msc",
@@ -80,10 +48,8 @@ class MSCDetector:
         train = as_images(x, cfg.image_size)
         if len(train) <= cfg.k:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
-        empty = train[:0]
-        data = OneClassData("<in memory>", "one-class", "normal", ["normal"], train, empty,
-                            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self.result_, self.model_ = fine_tune(cfg, data=data, progress=self.progress, return_model=True)
+        run = fine_tune(cfg, data=train, progress=self.progress)
+        self.result_, self.model_ = run.result, run.model
         self.gallery_ = extract_features(self.model_, train, cfg.image_size, device=cfg.device)
         # Each training image's score against the others: k+1 neighbours, the first is itself (0).
         own = knn_scores(self.gallery_, self.gallery_, k=cfg.k + 1)
@@ -108,3 +74,44 @@ class MSCDetector:
     def predict(self, x) -> np.ndarray:
         """1 = anomalous, 0 = normal."""
         return (self.decision_function(x) > 0).astype(int)
+
+    # ------------------------------------------------------------ save / load
+    def save(self, path: str | Path) -> Path:
+        """Weights, gallery, threshold and settings in one file that loads without pickle
+        (``torch.load(weights_only=True)``): safe to share."""
+        self._check_fitted()
+        path = check_writable(path, flag="the path")
+        state = dict(format=FORMAT, model=self.model_.state_dict(),
+                     gallery=torch.from_numpy(self.gallery_), threshold=self.threshold_,
+                     config=json.dumps(self.config.as_dict()),
+                     threshold_percentile=self.threshold_percentile,
+                     result=json.dumps(self.result_))
+        torch.save(state, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "MSCDetector":
+        """A detector saved by :meth:`save`; scores equal those before saving."""
+        path = Path(path)
+        if not path.is_file():
+            raise MscadError(f"no detector file {path}; save one with detector.save(path).")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if state.get("format") != FORMAT:
+                raise ValueError(state.get("format"))
+            settings = json.loads(state["config"])
+        except Exception as e:
+            raise MscadError(f"{path} is not an mscad detector file ({type(e).__name__}); "
+                             "save one with detector.save(path).") from None
+        settings["device"] = device
+        det = cls.__new__(cls)
+        det.config = TrainConfig.from_dict(settings).resolved()
+        det.threshold_percentile = state["threshold_percentile"]
+        det.progress = False
+        det.model_ = FeatureModel(det.config.backbone, pretrained=False)
+        det.model_.load_state_dict(state["model"])
+        det.model_.to(det.config.device).eval()
+        det.gallery_ = state["gallery"].numpy()
+        det.threshold_ = float(state["threshold"])
+        det.result_ = json.loads(state["result"])
+        return det

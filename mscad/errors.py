@@ -1,12 +1,25 @@
-"""One exception type for every mistake a user can make.
+"""The exceptions of mscad: one base type for every mistake a user can make.
 
 The command line turns an :class:`MscadError` into a one-sentence message and exit
-status 2; library callers can catch it as a ``ValueError``.
+status 2; library callers can catch it as a ``ValueError``. Subclasses exist only where
+code has to tell errors apart (the training loop, the sweep).
 """
 
 
 class MscadError(ValueError):
     """A problem with the user's input or environment, with the fix in its message."""
+
+
+class NonFiniteError(MscadError):
+    """Features or a loss became NaN or infinite (diverged weights, corrupt input)."""
+
+
+class CheckpointError(MscadError):
+    """A checkpoint file cannot be read: truncated, empty, or not an mscad checkpoint."""
+
+
+class CorruptResultError(MscadError):
+    """A result file cannot be read as a RESULT.json."""
 
 
 def unknown_name(kind: str, name: str, known) -> MscadError:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import platform
 import random
 
 import numpy as np
 import torch
 
-from .profiles import default_profile, profile_settings
+from .config import default_profile, profile_settings, resolve_device
+from .results import environment
 
 
 def setup(seed: int = 0, data: str | None = None) -> dict:
@@ -18,20 +18,19 @@ def setup(seed: int = 0, data: str | None = None) -> dict:
     scale from it, so ``MSCAD_PROFILE=quick`` (CI) and ``cpu`` (the committed outputs)
     run the same code.
     """
-    import torchvision
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     settings = profile_settings(default_profile())
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(None)
     if data:
         os.environ.setdefault("MSCAD_DATA", data)
     settings.update(seed=seed, device=device)
-    hardware = torch.cuda.get_device_name() if device == "cuda" else f"{os.cpu_count()}-core {platform.machine()} CPU"
+    env = environment()
+    hardware = env["gpu"] if device.startswith("cuda") else f"{env['cpus']}-core {env['machine']} CPU"
     print(f"profile={settings['profile']} ({settings['image_size']}px, {settings['epochs']} epochs, "
           f"train<= {settings['train_limit']}, test<= {settings['test_limit']}) | device={device} "
-          f"({hardware}) | torch {torch.__version__}, torchvision {torchvision.__version__} | "
+          f"({hardware}) | torch {env['torch']}, torchvision {env['torchvision']} | "
           f"data: {os.environ.get('MSCAD_DATA', 'data')} | seed {seed}")
     return settings
 

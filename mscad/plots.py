@@ -5,9 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-OBJECTIVE_LABELS = {"dn2": "DN2 (no fine-tuning)", "center": "center loss (PANDA, Eq. 1)",
-                    "angular-center": "angular center (Eq. 6)", "contrastive": "contrastive (Eq. 2)",
-                    "msc": "mean-shifted contrastive (Eq. 4)", "msc-angular": "MSC + angular (Eq. 4 + 6)"}
+from .objectives import OBJECTIVE_LABELS
+
 
 
 def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):

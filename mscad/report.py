@@ -3,17 +3,26 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import MscadError
 from .paper import PER_CLASS_TABLES, paper_value
-from .train import OBJECTIVES
+from .objectives import OBJECTIVES
+
+
+# The settings that make two results comparable: results that differ in any of them are
+# never averaged or compared (epochs are checked separately, since DN2 trains for 0).
+SCALE_KEYS = ("dataset", "backbone", "pretrained", "profile", "image_size", "batch_size",
+              "train_limit", "test_limit", "weight_decay", "temperature", "k", "early_stop_epoch")
 
 
 def load_results(folder: str | Path) -> pd.DataFrame:
-    """One row per RESULT.json under ``folder`` (recursively)."""
+    """One row per RESULT.json under ``folder`` (recursively). A file that is not valid
+    JSON is named in a warning and left out; other JSON files (no auroc/config) are not
+    results and are skipped."""
     folder = Path(folder)
     if not folder.exists():
         raise MscadError(f"no results folder {folder}; run `python -m mscad sweep --out-dir {folder}` first.")
@@ -21,9 +30,11 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     for path in sorted(folder.rglob("*.json")):
         try:
             r = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            warnings.warn(f"{path} is not valid JSON ({e}) and is left out; delete it or run that "
+                          "experiment again.", stacklevel=2)
             continue
-        if "auroc" not in r or "config" not in r:
+        if not isinstance(r, dict) or "auroc" not in r or "config" not in r:
             continue
         c = r["config"]
         rows.append(dict(dataset=c["dataset"], backbone=c["backbone"], objective=c["objective"],
@@ -31,10 +42,47 @@ def load_results(folder: str | Path) -> pd.DataFrame:
                          normal_class=r.get("target_class") or c.get("normal_class") or c.get("anomalous_class"),
                          auroc=100 * r["auroc"], epoch0=100 * r["history"][0]["auroc"],
                          best=100 * max(h["auroc"] for h in r["history"] if h["auroc"] is not None),
-                         epochs=c["epochs"], image_size=c["image_size"], wall_s=r.get("wall_s"), path=str(path)))
+                         epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
+                         lr=c.get("lr"), scale=tuple(c.get(k) for k in SCALE_KEYS),
+                         wall_s=r.get("wall_s"), path=str(path)))
     if not rows:
         raise MscadError(f"no result files (RESULT.json with auroc and config) under {folder}.")
     return pd.DataFrame(rows)
+
+
+def _check_no_duplicates(part: pd.DataFrame):
+    """Two results for one class, objective and seed at one scale differ in some other
+    setting (lr, momentum, ...): refuse rather than average them."""
+    dup = part[part.duplicated(["normal_class", "objective", "seed"], keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        same = dup[(dup.normal_class == first.normal_class) & (dup.objective == first.objective)]
+        raise MscadError(f"{len(same)} results for {first.objective} on {first.normal_class!r} (seed "
+                         f"{first.seed}) at the same scale but other settings: {', '.join(same.path)}; "
+                         "move all but one into another folder.")
+
+
+def scale_groups(results: pd.DataFrame) -> list:
+    """The results split into groups that may share one table: the same data set, backbone,
+    profile, resolution, data limits and so on, and the same number of epochs for every
+    objective that trains (DN2, 0 epochs, joins each group of its scale)."""
+    groups = []
+    for _, sub in results.groupby("scale", sort=False):
+        trained, untrained = sub[sub.epochs > 0], sub[sub.epochs == 0]
+        for epochs in sorted(trained.epochs.unique()) or [None]:
+            part = pd.concat([trained[trained.epochs == epochs], untrained]) if epochs else untrained
+            _check_no_duplicates(part)
+            groups.append(part)
+    return groups
+
+
+def scale_tables(results: pd.DataFrame) -> list:
+    """[(title, per-class table)] for every data set and scale in ``results``."""
+    tables = []
+    for part in scale_groups(results):
+        ds, backbone = part.dataset.iloc[0], part.backbone.iloc[0]
+        tables.append((f"{ds}, {backbone} ({describe_scale(part)})", per_class_table(part, ds)))
+    return tables
 
 
 def _in_paper_order(dataset: str, classes) -> list:
@@ -100,12 +148,17 @@ ORDERING_CLAIMS = (("contrastive below DN2", "dn2", "contrastive"),
 
 
 def _one_setting(results: pd.DataFrame):
-    """Comparisons between objectives only make sense within one data set and backbone."""
+    """Comparisons between objectives only make sense within one data set, backbone and
+    scale."""
     for key in ("dataset", "backbone"):
         values = sorted(results[key].unique())
         if len(values) > 1:
             raise MscadError(f"these results mix {len(values)} {key}s ({', '.join(values)}); select "
                              f"one first, e.g. results[results.{key} == {values[0]!r}].")
+    groups = scale_groups(results)
+    if len(groups) > 1:
+        raise MscadError(f"these results mix {len(groups)} scales ("
+                         f"{'; '.join(describe_scale(g) for g in groups)}); select one first.")
 
 
 def complete_classes(results: pd.DataFrame) -> list:

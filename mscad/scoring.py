@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import MscadError
+from .errors import MscadError, NonFiniteError
 
 
 def _normalised(x) -> np.ndarray:
@@ -19,7 +19,7 @@ def _normalised(x) -> np.ndarray:
     if x.ndim != 2:
         raise MscadError(f"features must be a 2-D (N, D) array, got shape {x.shape}.")
     if not np.isfinite(x).all():
-        raise MscadError("features contain NaN or infinite values; check the model's output.")
+        raise NonFiniteError("features contain NaN or infinite values; check the model's output.")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12))
 

@@ -1,116 +1,37 @@
 """Fine-tuning pretrained features on the normal class, and evaluating as it goes.
 
-Objectives (paper Table 3):
-
-- ``dn2``: no fine-tuning; kNN on the pretrained features (epoch 0 only).
-- ``center``: PANDA, Eq. 1 on un-normalised features, PANDA's optimiser.
-- ``angular-center``: PANDA with Eq. 6 instead of Eq. 1.
-- ``contrastive``: Eq. 2 on two MoCo v2 views.
-- ``msc``: Eq. 4 on two MoCo v2 views (the paper's method).
-- ``msc-angular``: Eq. 4 + Eq. 6 (Table 3's best).
-
-Paper settings: the center is computed once from the pretrained model; BatchNorm stays in
-eval mode; the backbone's frozen layers stay frozen; SGD without momentum, weight decay
-5e-5, batch 64, tau 0.25. After each evaluated epoch the history records ROC-AUC (kNN,
-k=2, gallery re-extracted with the current model), the mean loss, uniformity and
+The objectives are records in :mod:`mscad.objectives` (paper Table 3); the settings are a
+:class:`mscad.config.TrainConfig`. Paper settings: the center is computed once from the
+pretrained model; BatchNorm stays in eval mode; the backbone's frozen layers stay
+frozen; SGD without momentum (PANDA's 0.9 for the center losses), weight decay 5e-5,
+batch 64, tau 0.25. After each evaluated epoch the history records ROC-AUC (kNN, k=2,
+gallery re-extracted with the current model), the mean loss, uniformity and
 augmentation similarity (Fig. 1, Fig. 5). A checkpoint is written after every epoch, so
 a killed run resumes where it stopped and ends with the same numbers.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import platform
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .augment import TwoViewAugment, eval_batch
+from .config import RESUME_KEYS, TrainConfig, differences
 from .data import OneClassData, one_class_data
-from .errors import MscadError, unknown_name
-from .losses import angular_center_loss, center_loss, contrastive_loss, msc_loss
+from .errors import CheckpointError, MscadError, NonFiniteError
 from .metrics import augmentation_similarity, feature_center, roc_auc, uniformity
 from .model import FeatureModel, extract_features
-from .profiles import PANDA_MOMENTUM, check_positive, profile_settings
+from .objectives import OBJECTIVES, get_objective
+from .results import checkpoint_hint, environment, load_checkpoint, save_checkpoint, write_result
 from .scoring import knn_scores
 
-OBJECTIVES = ("dn2", "center", "angular-center", "contrastive", "msc", "msc-angular")
-TWO_VIEW = ("contrastive", "msc", "msc-angular")
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of one experiment. ``None`` means "from the profile"."""
-
-    dataset: str = "cifar10"
-    normal_class: str | None = "0"
-    anomalous_class: str | None = None  # multi-class setting (Table 5) instead
-    objective: str = "msc"
-    backbone: str = "efficientnet_lite0"
-    pretrained: bool = True
-    profile: str | None = None
-    epochs: int | None = None
-    image_size: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    momentum: float | None = None
-    weight_decay: float = 5e-5
-    temperature: float = 0.25
-    k: int = 2
-    seed: int = 0
-    train_limit: int | None = None
-    test_limit: int | None = None
-    eval_every: int | None = None
-    early_stop_epoch: int | None = None  # PANDA-ES: stop after this many epochs
-    similarity_images: int = 500  # train images used for the augmentation similarity
-    device: str | None = None
-
-    @classmethod
-    def from_dict(cls, settings: dict) -> "TrainConfig":
-        """The settings stored in a result file's ``config`` (or a checkpoint's) as a
-        TrainConfig, to rebuild that experiment's data or re-run it. Keys this version
-        does not know are ignored, so result files from other versions still load."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in settings.items() if k in known})
-
-    def resolved(self) -> "TrainConfig":
-        """A copy with every ``None`` filled from the profile and the objective."""
-        if self.objective not in OBJECTIVES:
-            raise unknown_name("objective", self.objective, OBJECTIVES)
-        prof = profile_settings(self.profile)
-        c = dataclasses.replace(self, profile=prof["profile"])
-        for key in ("epochs", "image_size", "batch_size", "eval_every", "lr"):
-            if getattr(c, key) is None:
-                value = prof[key]
-                if key == "lr" and c.objective in ("center", "angular-center"):
-                    value = prof[c.objective.replace("-", "_") + "_lr"]
-                setattr(c, key, value)
-        for key in ("train_limit", "test_limit"):
-            if getattr(c, key) is None:
-                setattr(c, key, prof[key])
-            elif getattr(c, key) == 0:  # 0 = no limit
-                setattr(c, key, None)
-        if c.momentum is None:
-            c.momentum = PANDA_MOMENTUM if c.objective in ("center", "angular-center") else 0.0
-        if c.objective == "dn2":
-            c.epochs = 0
-        if c.device is None:
-            c.device = "cuda" if torch.cuda.is_available() else "cpu"
-        if c.device not in ("cpu", "cuda") and not c.device.startswith("cuda:"):
-            raise MscadError(f"device must be cpu or cuda, got {c.device!r}.")
-        if c.device.startswith("cuda") and not torch.cuda.is_available():
-            raise MscadError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
-        check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
-                       eval_every=c.eval_every, temperature=c.temperature, k=c.k)
-        if c.objective != "dn2":
-            check_positive(epochs=c.epochs)
-        if c.early_stop_epoch is not None:
-            check_positive(early_stop_epoch=c.early_stop_epoch)
-        return c
+__all__ = ["OBJECTIVES", "Run", "TrainConfig", "evaluate", "experiment_data", "fine_tune",
+           "train_one_epoch", "write_result"]
 
 
 def experiment_data(cfg: TrainConfig) -> OneClassData:
@@ -123,19 +44,18 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
 
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
-def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig) -> dict:
-    """ROC-AUC with the current model, plus the feature statistics of Fig. 1.
-
-    Without test images (the detector's fit) only the feature statistics are computed."""
+def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
+             data: OneClassData | None = None) -> dict:
+    """The feature statistics of Fig. 1 with the current model and, given a labelled test
+    set (``data``), its ROC-AUC (kNN on the train features, Eq. 5)."""
     device = cfg.device
-    train = extract_features(model, data.train, cfg.image_size, device=device)
-    if len(data.test):
+    train = extract_features(model, train_images, cfg.image_size, device=device)
+    test = scores = auroc = None
+    if data is not None:
         test = extract_features(model, data.test, cfg.image_size, device=device)
-        scores = knn_scores(train, test, k=min(cfg.k, len(train)))
+        scores = knn_scores(train, test, k=cfg.k)
         auroc = roc_auc(data.test_labels, scores)
-    else:
-        test = scores = auroc = None
-    subset = data.train[: cfg.similarity_images]
+    subset = train_images[: cfg.similarity_images]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + 12345)  # the same augmentations at every epoch
         views = TwoViewAugment(cfg.image_size).view(subset.to(device))
@@ -146,35 +66,34 @@ def evaluate(model: FeatureModel, data: OneClassData, cfg: TrainConfig) -> dict:
                 train_features=train, test_features=test, scores=scores)
 
 
-def compute_center(model: FeatureModel, data: OneClassData, cfg: TrainConfig,
-                   normalised_train_features=None) -> torch.Tensor:
-    """The center, once, from the pretrained model: raw-feature mean for PANDA's center
-    loss (Eq. 1), normalised-feature mean (Eq. 3) otherwise. Pass the pretrained model's
-    normalised train features if they are at hand, to avoid extracting them again."""
-    if cfg.objective != "center" and normalised_train_features is not None:
+def compute_center(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
+                   normalised_train_features=None) -> torch.Tensor | None:
+    """The objective's center, once, from the pretrained model: the raw-feature mean for
+    PANDA's center loss (Eq. 1), the normalised-feature mean (Eq. 3) otherwise; ``None``
+    for objectives without one. Pass the pretrained model's normalised train features if
+    they are at hand, to avoid extracting them again."""
+    kind = get_objective(cfg.objective).center
+    if kind is None:
+        return None
+    if kind == "normalised" and normalised_train_features is not None:
         feats = normalised_train_features
     else:
-        feats = extract_features(model, data.train, cfg.image_size, device=cfg.device,
-                                 raw=cfg.objective == "center")
-    center = feats.mean(axis=0) if cfg.objective == "center" else feature_center(feats)
+        feats = extract_features(model, train_images, cfg.image_size, device=cfg.device,
+                                 raw=kind == "raw")
+    center = feats.mean(axis=0) if kind == "raw" else feature_center(feats)
     return torch.tensor(center, dtype=torch.float32, device=cfg.device)
 
 
-def objective_loss(model: FeatureModel, objective: str, images: torch.Tensor, center, augment,
+def objective_loss(model: FeatureModel, images: torch.Tensor, center, augment,
                    cfg: TrainConfig) -> torch.Tensor:
-    if objective in TWO_VIEW:
+    """The loss of one batch of uint8 images under the configured objective."""
+    objective = get_objective(cfg.objective)
+    if objective.views == 2:
         v1, v2 = augment(images)
-        z = model.raw(torch.cat([v1, v2]))
-        z1, z2 = z.float().chunk(2)
-        if objective == "contrastive":
-            return contrastive_loss(z1, z2, cfg.temperature)
-        loss = msc_loss(z1, z2, center, cfg.temperature)
-        if objective == "msc-angular":
-            loss = loss + 0.5 * (angular_center_loss(z1, center) + angular_center_loss(z2, center))
-        return loss
-    # PANDA trains on the evaluation transform of the normal images, no augmentation.
-    z = model.raw(eval_batch(images, cfg.image_size)).float()
-    return center_loss(z, center) if objective == "center" else angular_center_loss(z, center)
+        views = list(model.raw(torch.cat([v1, v2])).float().chunk(2))
+    else:  # PANDA trains on the evaluation transform of the normal images, no augmentation
+        views = [model.raw(eval_batch(images, cfg.image_size)).float()]
+    return objective.loss(views, center, cfg.temperature)
 
 
 def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, augment, optimizer,
@@ -191,12 +110,10 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
     for step in range(n_batches):
         batch = train_images[order[step * cfg.batch_size:(step + 1) * cfg.batch_size]]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = objective_loss(model, cfg.objective, batch, center, augment, cfg)
+            loss = objective_loss(model, batch, center, augment, cfg)
         if not torch.isfinite(loss):
-            where = (f"the last good checkpoint (epoch {epoch - 1}) is {checkpoint}" if checkpoint
-                     else "no checkpoint was kept")
-            raise MscadError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
-                             f"{where}; lower --lr and run again.")
+            raise NonFiniteError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
+                                 f"{checkpoint_hint(checkpoint)}; lower --lr and run again.")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -204,44 +121,96 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
     return losses
 
 
-# ------------------------------------------------------------------ checkpoints
-COMPARED_ON_RESUME = ("dataset", "normal_class", "anomalous_class", "objective", "backbone",
-                      "pretrained", "image_size", "batch_size", "lr", "momentum", "weight_decay",
-                      "temperature", "k", "seed", "train_limit", "test_limit")
+# ------------------------------------------------------------------ the run
+@dataclass
+class Run:
+    """One finished experiment: its result (the RESULT.json dict), the fine-tuned model
+    and the center. ``run["history"]`` reads the result like a dict."""
+
+    result: dict
+    model: FeatureModel
+    center: torch.Tensor | None
+
+    def __getitem__(self, key):
+        return self.result[key]
+
+    @property
+    def history(self) -> list:
+        return self.result["history"]
+
+    @property
+    def auroc(self) -> float | None:
+        """The final ROC-AUC (0..1) of the last evaluated epoch."""
+        return self.result["auroc"]
+
+    @property
+    def epoch0_auroc(self) -> float | None:
+        """ROC-AUC of the pretrained model before any update: DN2."""
+        return self.history[0]["auroc"]
+
+    @property
+    def best(self) -> dict:
+        """The evaluated epoch's record with the highest ROC-AUC (the first one on ties)."""
+        evaluated = [h for h in self.history if h["auroc"] is not None]
+        return max(evaluated, key=lambda h: h["auroc"])
+
+    def curve(self, key: str = "auroc") -> tuple[np.ndarray, np.ndarray]:
+        """(epochs, values) of ``key`` over the epochs where it was recorded."""
+        points = [(h["epoch"], h[key]) for h in self.history if h.get(key) is not None]
+        epochs, values = zip(*points) if points else ((), ())
+        return np.asarray(epochs), np.asarray(values, dtype=float)
+
+    def change(self, key: str = "auroc") -> float:
+        """Last recorded value of ``key`` minus its epoch-0 value."""
+        values = self.curve(key)[1]
+        return float(values[-1] - values[0])
 
 
-def _save_checkpoint(path: Path, state: dict):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a crash mid-write leaves the previous checkpoint
+def _diverged(epoch: int, losses: list, checkpoint) -> NonFiniteError:
+    return NonFiniteError(f"the features became NaN or infinite at epoch {epoch}, step {len(losses)} "
+                          f"(the weights diverged; last loss {losses[-1]:.3g}); "
+                          f"{checkpoint_hint(checkpoint)}; lower --lr and run again.")
 
 
-def _load_checkpoint(path: Path, cfg: TrainConfig) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    saved = state["config"]
-    differ = [f"{k} ({saved.get(k)!r} in the checkpoint, {getattr(cfg, k)!r} now)"
-              for k in COMPARED_ON_RESUME if saved.get(k) != getattr(cfg, k)]
+def _resume_state(path: Path, cfg: TrainConfig) -> dict:
+    state = load_checkpoint(path)
+    wanted = {k: getattr(cfg, k) for k in RESUME_KEYS}
+    differ = differences(state["config"], wanted, ignore=())
     if differ:
-        raise MscadError(f"cannot resume from {path}: its settings differ: {'; '.join(differ)}; "
-                         "run with the same settings or without --resume.")
+        raise CheckpointError(f"cannot resume from {path}: its settings differ: {'; '.join(differ)}; "
+                              "run with the same settings, or delete the checkpoint to start afresh.")
+    last = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
+    if state["epoch"] > last:
+        raise CheckpointError(f"the checkpoint {path} has already trained {state['epoch']} epochs, "
+                              f"more than the {last} asked for; ask for at least {state['epoch']} "
+                              "epochs, or delete the checkpoint to start afresh.")
     return state
 
 
-# ------------------------------------------------------------------ the loop
-def environment() -> dict:
-    import torchvision
-
-    return dict(python=platform.python_version(), torch=torch.__version__,
-                torchvision=torchvision.__version__, machine=platform.machine(),
-                cpus=os.cpu_count(), gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
+    """Refuse a k the gallery cannot give; shrink a batch larger than the train set to the
+    whole set, say so, and record the size actually used."""
+    if n_train < 2:
+        raise MscadError(f"training and its statistics need at least 2 normal train images, got "
+                         f"{n_train}; raise --train-limit or add images.")
+    if cfg.k > n_train:
+        raise MscadError(f"k={cfg.k} is larger than the {n_train} normal train images; use --k "
+                         f"{n_train} or less, or more train images (--train-limit).")
+    if get_objective(cfg.objective).trains and cfg.batch_size > n_train:
+        print(f"mscad: batch-size {cfg.batch_size} is larger than the {n_train} normal train images; "
+              f"using batch-size {n_train} (recorded in the result's config).", file=sys.stderr)
+        cfg = dataclasses.replace(cfg, batch_size=n_train)
+    return cfg
 
 
 def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bool = False,
-              progress: bool = True, data: OneClassData | None = None, return_model: bool = False):
-    """Run one experiment and return its result dict (the RESULT.json contract).
+              progress: bool = True, data: OneClassData | torch.Tensor | None = None) -> Run:
+    """Run one experiment and return it as a :class:`Run`.
 
-    ``checkpoint``: file written after every epoch; with ``resume=True`` and an existing
-    file, training continues from it. ``data`` may be passed to reuse decoded images.
+    ``data``: the experiment's :class:`OneClassData` (default: the one ``cfg`` names), to
+    reuse decoded images; or a uint8 tensor of normal images alone (no test set, so no
+    ROC-AUC: the detector's fit). ``checkpoint``: file written after every epoch; with
+    ``resume=True`` and an existing file, training continues from it.
     """
     from tqdm import tqdm
 
@@ -249,70 +218,62 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     start_time = time.time()
     if data is None:
         data = experiment_data(cfg)
+    labelled = data if isinstance(data, OneClassData) else None
+    train_images = labelled.train if labelled else data
+    cfg = _fit_to_data(cfg, len(train_images))
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(device)
-    params = model.spec.trainable_parameters()
-    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
     augment = TwoViewAugment(cfg.image_size)
-    train_images = data.train.to(device)  # small uint8 arrays: keep them next to the model
+    train_images = train_images.to(device)  # small uint8 arrays: keep them next to the model
+
+    def evaluated(epoch: int, losses: list | None = None) -> dict:
+        try:
+            return evaluate(model, train_images, cfg, labelled)
+        except NonFiniteError:
+            if not losses:
+                raise
+            raise _diverged(epoch, losses, ckpt_path) from None
 
     ckpt_path = Path(checkpoint) if checkpoint else None
     if resume and ckpt_path and ckpt_path.exists():
-        state = _load_checkpoint(ckpt_path, cfg)
+        state = _resume_state(ckpt_path, cfg)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        center, history, first_epoch = state["center"].to(device), state["history"], state["epoch"] + 1
+        center = None if state["center"] is None else state["center"].to(device)
+        history, first_epoch = state["history"], state["epoch"] + 1
     else:
-        ev = evaluate(model, data, cfg)  # epoch 0: the pretrained model (DN2)
-        center = compute_center(model, data, cfg, ev["train_features"]) if cfg.objective != "dn2" else None
+        ev = evaluated(0)  # epoch 0: the pretrained model (DN2)
+        center = compute_center(model, train_images, cfg, ev["train_features"])
         history = [dict(epoch=0, auroc=ev["auroc"], loss=None, uniformity=ev["uniformity"],
                         augmentation_similarity=ev["augmentation_similarity"])]
         first_epoch = 1
         if ckpt_path and cfg.epochs > 0:
-            ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-            _save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                             center=center.cpu(), history=history, epoch=0,
-                                             config=dataclasses.asdict(cfg)))
+            save_checkpoint(ckpt_path, model, optimizer, center, history, 0, cfg.as_dict())
     last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
-    bar = tqdm(range(first_epoch, last_epoch + 1), desc=f"{cfg.objective} {data.target_class}",
+    name = labelled.target_class if labelled else "normal"
+    bar = tqdm(range(first_epoch, last_epoch + 1), desc=f"{cfg.objective} {name}",
                disable=not progress, initial=first_epoch - 1, total=last_epoch)
     for epoch in bar:
-        losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch, ckpt_path)
+        losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch,
+                                 ckpt_path)
         record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)), uniformity=None,
                       augmentation_similarity=None)
         if epoch % cfg.eval_every == 0 or epoch == last_epoch:
-            try:
-                ev = evaluate(model, data, cfg)
-            except MscadError as e:
-                if "NaN" not in str(e):
-                    raise
-                where = (f"the last good checkpoint (epoch {epoch - 1}) is {ckpt_path}" if ckpt_path
-                         else "no checkpoint was kept")
-                raise MscadError(f"the features became NaN or infinite at epoch {epoch}, step {len(losses)} "
-                                 f"(the weights diverged; last loss {losses[-1]:.3g}); {where}; "
-                                 "lower --lr and run again.") from None
+            ev = evaluated(epoch, losses)
             record.update(auroc=ev["auroc"], uniformity=ev["uniformity"],
                           augmentation_similarity=ev["augmentation_similarity"])
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
         if ckpt_path:
-            _save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                             center=center.cpu(), history=history, epoch=epoch,
-                                             config=dataclasses.asdict(cfg)))
-    evaluated = [h for h in history if h["uniformity"] is not None]
-    result = dict(auroc=evaluated[-1]["auroc"], history=history, config=dataclasses.asdict(cfg),
-                  target_class=data.target_class,
-                  data=dict(summary=data.summary(), n_train=len(data.train), n_test=len(data.test)),
+            save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict())
+    last_evaluated = [h for h in history if h["uniformity"] is not None][-1]
+    summary = labelled.summary() if labelled else f"{len(train_images)} normal images"
+    result = dict(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),
+                  target_class=name,
+                  data=dict(summary=summary, n_train=len(train_images),
+                            n_test=len(labelled.test) if labelled else 0),
                   environment=environment(), wall_s=round(time.time() - start_time, 1))
-    if return_model:
-        return result, model
-    return result
-
-
-def write_result(result: dict, out: str | Path):
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)
+    return Run(result, model, center)

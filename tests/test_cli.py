@@ -30,7 +30,7 @@ def test_run_writes_the_result_contract(folder_dataset, tmp_path, capsys):
     (["--profile", "fast"], "unknown profile"),
     (["--epochs", "-1"], "epochs must be positive"),
     (["--normal-class", "hexagon"], "classes are: 0=circle"),
-    (["--out", "/proc/nope/r.json"], "cannot write the result"),
+    (["--out", "/proc/nope/r.json"], "cannot write /proc/nope/r.json"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(folder_dataset, tmp_path, args, message):
     base = ["run", "--dataset", str(folder_dataset), "--normal-class", "circle", "--quiet",
@@ -50,7 +50,7 @@ def test_sweep_skips_finished_runs_and_table_reads_them(folder_dataset, tmp_path
     assert files == ["efficientnet_lite0/dn2/circle.json", "efficientnet_lite0/dn2/square.json",
                      "efficientnet_lite0/msc/circle.json", "efficientnet_lite0/msc/square.json"]
     assert main(args) == 0
-    assert "(4 were already there)" in capsys.readouterr().out
+    assert "4 were already there with the same settings" in capsys.readouterr().out
     assert main(["table", str(out)]) == 0
     table = capsys.readouterr().out
     assert "dn2 (ours)" in table and "msc (ours)" in table and "circle" in table and "mean" in table

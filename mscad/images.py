@@ -1,0 +1,182 @@
+"""Image files and in-memory images -> square uint8 tensors (N, S, S, 3).
+
+Each image is brought to the model's size on its own: the shorter side resized and the
+centre cropped. An image smaller than the model's input is kept at its native size when
+the whole set shares it (CIFAR's 32 px: the evaluation transform upsamples on the fly),
+and every image is brought to ``image_size`` when sizes differ, so one odd file never
+changes the others. Each file is decoded once per process.
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .errors import MscadError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+MIN_IMAGE_SIDE = 8  # below this an image holds no object worth scoring
+
+_DECODED: dict = {}  # (path, image_size) -> uint8 array: each file is decoded once per process
+
+
+def _natural_key(path: Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def is_image_file(path: Path) -> bool:
+    """An image by its extension; hidden files (macOS ``._*`` resource forks) are not."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def list_images(folder: Path) -> list:
+    """Image files directly in ``folder``, in natural order (2.jpg before 10.jpg).
+
+    Sub-folders are not read (the same rule for the command line and the detector); a
+    warning says how many images they hold, if any."""
+    folder = Path(folder)
+    files = sorted((p for p in folder.iterdir() if p.is_file() and is_image_file(p)), key=_natural_key)
+    nested = sum(1 for d in folder.iterdir() if d.is_dir()
+                 for p in d.rglob("*") if p.is_file() and is_image_file(p))
+    if nested:
+        warnings.warn(f"{folder} has {nested} images in sub-folders; they are not read (put the "
+                      "images directly in the folder).", stacklevel=2)
+    return files
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB, with 16- and 32-bit grayscale scaled to 8 bits (PIL's own convert clips them)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im).astype(np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        im = Image.fromarray(np.round(np.clip(a, 0, top) * (255.0 / top)).astype(np.uint8), "L")
+    elif im.mode == "F":
+        a = np.asarray(im).astype(np.float64)
+        top = 1.0 if a.max() <= 1.0 else 255.0
+        im = Image.fromarray(np.round(np.clip(a / top, 0, 1) * 255).astype(np.uint8), "L")
+    return im.convert("RGB")
+
+
+def square_image(im: Image.Image, side: int) -> np.ndarray:
+    """RGB uint8 (S, S, 3) with S = min(side, shorter side): the shorter side resized to
+    S, then the centre cropped."""
+    im = _to_rgb(im)
+    w, h = im.size
+    side = min(w, h, side)
+    if (w, h) != (side, side):
+        scale = side / min(w, h)
+        im = im.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.BILINEAR)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+    return np.asarray(im, dtype=np.uint8)
+
+
+def _decode(path: Path, image_size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            if min(im.size) < MIN_IMAGE_SIDE:
+                raise MscadError(f"image {path} is {im.size[0]}x{im.size[1]} px, smaller than "
+                                 f"{MIN_IMAGE_SIDE} px on a side; delete or replace it.")
+            return square_image(im, image_size)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, MscadError):
+            raise
+        raise MscadError(f"cannot read image {path} ({type(e).__name__}: {e}); "
+                         "delete or replace the file and run again.") from e
+
+
+def _common_size(arrays: list, image_size: int, names) -> torch.Tensor:
+    """Stack square arrays; when their sides differ, bring each to ``image_size``."""
+    sides = [a.shape[0] for a in arrays]
+    if len(set(sides)) > 1:
+        typical = int(np.median(sides))
+        small = [str(n) for n, side in zip(names, sides) if side < typical]
+        if small:  # name the odd ones out: they may be thumbnails or wrong files
+            warnings.warn(f"{len(small)} image(s) are smaller than the others ({typical} px) and are "
+                          f"enlarged to {image_size} px: {', '.join(small[:3])}"
+                          f"{' ...' if len(small) > 3 else ''}", stacklevel=3)
+        arrays = [a if a.shape[0] == image_size else
+                  np.asarray(Image.fromarray(a).resize((image_size, image_size), Image.BILINEAR))
+                  for a in arrays]
+    return torch.from_numpy(np.stack(arrays))
+
+
+def decode_images(paths, image_size: int) -> torch.Tensor:
+    """Decode image files into one uint8 tensor (N, S, S, 3); each file once per process."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return torch.empty((0, image_size, image_size, 3), dtype=torch.uint8)
+    missing = list(dict.fromkeys(p for p in paths if (p, image_size) not in _DECODED))
+    if missing:
+        # PIL releases the GIL while decoding, so threads use every core.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            for p, a in zip(missing, pool.map(lambda q: _decode(q, image_size), missing)):
+                _DECODED[(p, image_size)] = a
+    return _common_size([_DECODED[(p, image_size)] for p in paths], image_size, paths)
+
+
+def _pil_from(item, i: int) -> Image.Image:
+    if isinstance(item, (tuple, list)) and item and not isinstance(item[0], (int, float)):
+        item = item[0]  # (image, label) pairs of a Dataset
+    if isinstance(item, Image.Image):
+        return item
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        a = torch.as_tensor(np.asarray(item) if isinstance(item, np.ndarray) else item)
+        if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+            a = a.permute(1, 2, 0)  # CHW (torchvision's ToTensor) -> HWC
+        if a.ndim == 3 and a.shape[-1] == 1:
+            a = a.expand(-1, -1, 3)
+        if a.ndim != 3 or a.shape[-1] != 3:
+            raise MscadError(f"item {i} has shape {tuple(a.shape)}; give images as (H, W, 3) or "
+                             "(3, H, W) arrays or tensors, or PIL images.")
+        if a.is_floating_point():
+            a = (a * 255).round().clamp(0, 255)
+        return Image.fromarray(a.to(torch.uint8).cpu().numpy())
+    raise MscadError(f"item {i} is a {type(item).__name__}; give PIL images, or (H, W, 3) uint8 / "
+                     "(3, H, W) float arrays or tensors.")
+
+
+def as_images(x, image_size: int) -> torch.Tensor:
+    """A folder or image file, a list of PIL images / arrays / tensors, a uint8 array
+    (N, H, W, 3) or a torch Dataset -> uint8 tensor (N, S, S, 3), square, at most
+    ``image_size`` on a side."""
+    if isinstance(x, (str, Path)):
+        path = Path(x)
+        if path.is_file():
+            if not is_image_file(path):
+                raise MscadError(f"{path} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))}).")
+            return decode_images([path], image_size)
+        if not path.is_dir():
+            raise MscadError(f"{path} does not exist; give a folder of images or an image file.")
+        paths = list_images(path)
+        if not paths:
+            nested = sum(1 for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            where = (f" ({nested} in sub-folders, which are not read: give one of them)" if nested
+                     else "")
+            raise MscadError(f"no images (jpg/png) directly in {path}{where}; put the images there.")
+        return decode_images(paths, image_size)
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        arr = torch.as_tensor(x)
+        if arr.dtype != torch.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+            raise MscadError(f"an image array must be uint8 (N, H, W, 3), got {arr.dtype} "
+                             f"{tuple(arr.shape)}.")
+        pil = [Image.fromarray(a.numpy()) for a in arr]
+    elif isinstance(x, (torch.utils.data.Dataset, list, tuple)):
+        pil = [_pil_from(x[i], i) for i in range(len(x))]
+    else:
+        raise MscadError(f"cannot read images from a {type(x).__name__}; give a folder, a list of PIL "
+                         "images, a uint8 array (N, H, W, 3) or a torch Dataset.")
+    if not pil:
+        raise MscadError("no images given.")
+    small = [i for i, im in enumerate(pil) if min(im.size) < MIN_IMAGE_SIDE]
+    if small:
+        raise MscadError(f"image {small[0]} is {pil[small[0]].size[0]}x{pil[small[0]].size[1]} px, "
+                         f"smaller than {MIN_IMAGE_SIDE} px on a side; remove it.")
+    return _common_size([square_image(im, image_size) for im in pil], image_size,
+                        [f"item {i}" for i in range(len(pil))])

@@ -1,0 +1,117 @@
+"""Result files, checkpoints and provenance: everything mscad writes to disk.
+
+Both kinds of file are written atomically (a temporary file, then a rename), so a crash
+mid-write leaves the previous version. Checkpoints hold tensors and plain types only
+and load with ``torch.load(..., weights_only=True)``: a checkpoint from someone else
+cannot run code.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+from .errors import CheckpointError, CorruptResultError, MscadError
+
+
+def environment() -> dict:
+    """Versions and hardware, stored with every result and printed by the chapters."""
+    import torch
+    import torchvision
+
+    return dict(python=platform.python_version(), torch=torch.__version__,
+                torchvision=torchvision.__version__, machine=platform.machine(),
+                cpus=os.cpu_count(),
+                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+
+
+def _atomic_write(path: Path, write):
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def check_writable(path: str | Path, flag: str = "--out") -> Path:
+    """Fail before any work if ``path`` cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise MscadError(f"{path} is a directory; give {flag} a file name, e.g. {path / 'result.json'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(path.name + ".probe")
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise MscadError(f"cannot write {path} ({e.strerror}); choose another {flag}.") from e
+    return path
+
+
+def write_result(result: dict, out: str | Path):
+    """Write a RESULT.json (the contract in shared/DESIGN.md)."""
+    out = check_writable(out)
+    _atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1)))
+
+
+def read_result(path: str | Path) -> dict:
+    """A RESULT.json as a dict; :class:`CorruptResultError` naming the file if it is not one."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorruptResultError(f"result file {path} is not valid JSON ({e}); delete it or "
+                                 "run that experiment again.") from None
+    if not isinstance(result, dict) or "auroc" not in result or "config" not in result:
+        raise CorruptResultError(f"{path} is not an mscad result file (no auroc/config).")
+    return result
+
+
+def set_aside(path: Path, why: str) -> Path:
+    """Rename ``path`` to ``path.<why>[.N]`` (never overwriting) and return the new name."""
+    target = path.with_name(f"{path.name}.{why}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.{why}.{n}")
+        n += 1
+    os.replace(path, target)
+    return target
+
+
+# ------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: Path, model, optimizer, center, history: list, epoch: int, config: dict):
+    """The state after ``epoch``: weights, optimiser, center, history and settings."""
+    import torch
+
+    state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
+                 center=None if center is None else center.detach().cpu(), history=history,
+                 epoch=epoch, config=json.dumps(config))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's state, loaded without running any code from the file;
+    :class:`CheckpointError` naming the file if it is not a readable mscad checkpoint."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state["config"] = json.loads(state["config"])
+        int(state["epoch"]), state["model"], state["optimizer"], state["history"]
+    except Exception as e:  # truncated, empty, garbage, or an older/unsafe format
+        raise CheckpointError(f"cannot read the checkpoint {path} ({type(e).__name__}); delete it "
+                              "(or move it away) and run again to start that run afresh.") from None
+    return state
+
+
+def checkpoint_hint(path: Path | None) -> str:
+    """Where a run can be continued from, as it stands on disk now."""
+    import torch
+
+    if path is None or not Path(path).exists():
+        return "no checkpoint was kept"
+    try:
+        epoch = torch.load(path, map_location="cpu", weights_only=True)["epoch"]
+    except Exception:
+        return f"the checkpoint {path} cannot be read"
+    return f"the last good checkpoint (epoch {epoch}) is {path}"
