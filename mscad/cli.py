@@ -103,7 +103,8 @@ def sweep_jobs(args) -> list:
     from .errors import unknown_name
     from .objectives import OBJECTIVES
 
-    objectives, backbones = _split(args.objectives), _split(args.backbones)
+    objectives = _split(args.objectives)
+    backbones = _split(args.backbones) if args.backbones else [_config(args).resolved().backbone]
     for name, known, kind in [(o, OBJECTIVES, "objective") for o in objectives] + \
                              [(b, BACKBONES, "backbone") for b in backbones]:
         if name not in known:
@@ -228,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
                            "(reuses finished runs with the same settings, resumable)", epilog=_epilog())
     sweep.add_argument("--classes", default="all", help="comma-separated classes (names or indices), or all")
     sweep.add_argument("--objectives", default="dn2,msc", help=f"comma-separated, from {', '.join(OBJECTIVES)}")
-    sweep.add_argument("--backbones", default="efficientnet_lite0", help="comma-separated backbone names")
+    sweep.add_argument("--backbones", help="comma-separated backbone names (default: the profile's)")
     sweep.add_argument("--out-dir", required=True, help="results folder: OUT_DIR/<backbone>/<objective>/<class>.json")
     _experiment_flags(sweep, sweep=True)
     sweep.set_defaults(func=cmd_sweep)
@@ -242,7 +243,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message, category, filename, lineno, line=None):
+    return f"mscad: warning: {message}\n"
+
+
 def main(argv=None) -> int:
+    import warnings
+
+    formatter, warnings.formatwarning = warnings.formatwarning, _warning_line  # one line each
     try:
         args = _parser().parse_args(argv)
         args.func(args)
@@ -252,4 +260,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("mscad: interrupted.", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatter
     return 0

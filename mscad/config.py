@@ -16,8 +16,9 @@ from .objectives import OBJECTIVES, get_objective
 
 PROFILES = {
     # CI and nbval: tiny subsets, a whole experiment in seconds.
-    "quick": dict(epochs=2, image_size=32, batch_size=32, train_limit=64, test_limit=200,
-                  eval_every=1, lr=1e-3, lr_by_objective={"center": 1e-7}),
+    "quick": dict(backbone="efficientnet_lite0", epochs=2, image_size=32, batch_size=32,
+                  train_limit=64, test_limit=200, eval_every=1, lr=1e-3,
+                  lr_by_objective={"center": 1e-7}),
     # The book's committed outputs on a 2-core laptop CPU. EfficientNet-Lite0 does not
     # move at the paper's lr 1e-5 in a few epochs; 1e-3 was chosen on one class only
     # (CIFAR-10 'airplane'): benchmarks/select_lr.sh, results in results/lr-selection/.
@@ -26,13 +27,25 @@ PROFILES = {
     # sends all features to one point within an epoch; 1e-7 was the best final ROC-AUC on
     # the same one class (benchmarks/select_center_lr.sh). The other objectives (angular
     # center included) take MSC's lr (not tuned separately).
-    "cpu": dict(epochs=10, image_size=64, batch_size=64, train_limit=1000, test_limit=2000,
-                eval_every=1, lr=1e-3, lr_by_objective={"center": 1e-7}),
-    # The paper (A.3): 224 px, batch 64, SGD lr 1e-5, full data, 20 epochs (official code);
-    # PANDA's lr 1e-2 for the center objectives.
-    "paper": dict(epochs=20, image_size=224, batch_size=64, train_limit=None, test_limit=None,
-                  eval_every=1, lr=1e-5, lr_by_objective={"center": 1e-2, "angular-center": 1e-2}),
+    "cpu": dict(backbone="efficientnet_lite0", epochs=10, image_size=64, batch_size=64,
+                train_limit=1000, test_limit=2000, eval_every=1, lr=1e-3,
+                lr_by_objective={"center": 1e-7}),
+    # A lesson on a free Colab GPU (T4): each chapter top to bottom in about 15 minutes
+    # (estimate and its basis: benchmarks/gpu_cost_estimate.py and the book's intro).
+    # The cpu profile's backbone and learning rates, at twice its resolution and data.
+    "gpu": dict(backbone="efficientnet_lite0", epochs=10, image_size=128, batch_size=64,
+                train_limit=2000, test_limit=4000, eval_every=1, lr=1e-3,
+                lr_by_objective={"center": 1e-7}),
+    # The paper (A.3) exactly: ResNet152 (conv1..layer2 frozen), 224 px, SGD lr 1e-5
+    # without momentum, weight decay 5e-5, batch 64, tau 0.25, full data, 20 epochs (the
+    # official code's); PANDA's settings for the center objectives (lr 1e-2, momentum 0.9).
+    # Chosen on purpose only: hours per class on a GPU.
+    "paper": dict(backbone="resnet152", epochs=20, image_size=224, batch_size=64,
+                  train_limit=None, test_limit=None, eval_every=1, lr=1e-5,
+                  lr_by_objective={"center": 1e-2, "angular-center": 1e-2}),
 }
+
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 # Accepted input resolutions: below 16 px the augmentations (a crop of 20% of the area,
 # a 3-px blur) leave nothing; above 1024 px a batch of 64 does not fit in memory.
@@ -40,11 +53,35 @@ IMAGE_SIZE_RANGE = (16, 1024)
 
 
 def default_profile() -> str:
-    """``$MSCAD_PROFILE``, else ``paper`` with CUDA and ``cpu`` without."""
+    """``$MSCAD_PROFILE``, else the lesson-sized ``gpu`` with CUDA and ``cpu`` without
+    (``paper`` is chosen on purpose, never by default)."""
     name = os.environ.get("MSCAD_PROFILE")
     if name:
         return name
-    return "paper" if resolve_device(None).startswith("cuda") else "cpu"
+    return "gpu" if resolve_device(None).startswith("cuda") else "cpu"
+
+
+def resolve_precision(requested: str | None, device: str) -> str:
+    """Mixed precision by capability: fp32 on the CPU; on a GPU bf16 where it is native
+    (Ampere and newer), else fp16 autocast with a gradient scaler (a T4, Turing)."""
+    import torch
+
+    if requested is not None:
+        if requested not in PRECISIONS:
+            raise unknown_name("precision", requested, PRECISIONS)
+        return requested
+    if not device.startswith("cuda"):
+        return "fp32"
+    index = torch.device(device).index or 0
+    major, _ = torch.cuda.get_device_capability(index)
+    return "bf16" if major >= 8 else "fp16"
+
+
+def autocast_dtype(precision: str):
+    """The autocast dtype of a precision, or None for fp32 (autocast off)."""
+    import torch
+
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def profile_settings(name: str | None = None) -> dict:
@@ -93,8 +130,9 @@ class TrainConfig:
                                           "(multi-class setting, Table 5)", sweep=False)
     objective: str = setting("msc", "one of " + ", ".join(OBJECTIVES) + " (dn2 = no fine-tuning)",
                              sweep=False)
-    backbone: str = setting("efficientnet_lite0", "feature extractor (see the backbones list "
-                            "below)", sweep=False)
+    backbone: str | None = setting(None, "feature extractor (see the backbones list below; "
+                                   "profile default: efficientnet_lite0, resnet152 for paper)",
+                                   sweep=False)
     pretrained: bool = setting(True, "random initial weights instead of ImageNet ones (the "
                                "paper's 'optimization from scratch')", flag="--from-scratch",
                                invert=True)
@@ -121,6 +159,9 @@ class TrainConfig:
     similarity_images: int = setting(500, "train images used for the augmentation similarity")
     device: str | None = setting(None, "cpu or cuda (default: cuda when available)",
                                  choices=["cpu", "cuda"])
+    precision: str | None = setting(None, "fp32, bf16 or fp16 (with a gradient scaler); default "
+                                    "by capability: fp32 on the CPU, bf16 on GPUs that have it, "
+                                    "else fp16", choices=list(PRECISIONS))
 
     @classmethod
     def from_dict(cls, settings: dict) -> "TrainConfig":
@@ -138,7 +179,7 @@ class TrainConfig:
         objective = get_objective(self.objective)
         prof = profile_settings(self.profile)
         c = dataclasses.replace(self, profile=prof["profile"])
-        for key in ("epochs", "image_size", "batch_size", "eval_every"):
+        for key in ("backbone", "epochs", "image_size", "batch_size", "eval_every"):
             if getattr(c, key) is None:
                 setattr(c, key, prof[key])
         if c.lr is None:
@@ -153,6 +194,7 @@ class TrainConfig:
         if not objective.trains:
             c.epochs = 0
         c.device = resolve_device(c.device)
+        c.precision = resolve_precision(c.precision, c.device)
         check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
                        eval_every=c.eval_every, temperature=c.temperature, k=c.k,
                        similarity_images=c.similarity_images)
@@ -172,7 +214,12 @@ class TrainConfig:
 # Settings a checkpoint must share with the run that resumes it (epochs may grow).
 RESUME_KEYS = ("dataset", "normal_class", "anomalous_class", "objective", "backbone",
                "pretrained", "image_size", "batch_size", "lr", "momentum", "weight_decay",
-               "temperature", "k", "seed", "train_limit", "test_limit", "similarity_images")
+               "temperature", "k", "seed", "train_limit", "test_limit", "similarity_images",
+               "precision")
+
+# What results written before a setting existed used instead (so they still match).
+IMPLIED = {"precision": lambda stored: "bf16" if str(stored.get("device")).startswith("cuda")
+           else "fp32"}
 
 
 def differences(stored: dict, wanted: dict, ignore=("device",)) -> list:
@@ -180,6 +227,7 @@ def differences(stored: dict, wanted: dict, ignore=("device",)) -> list:
     the wanted one, as 'key (stored -> wanted)' strings; [] when they match. Devices
     are compared by kind only (cpu / cuda), since the precision differs between them."""
     out = []
+    stored = {**{k: f(stored) for k, f in IMPLIED.items() if k not in stored}, **stored}
     for key, value in wanted.items():
         if key in ignore:
             continue

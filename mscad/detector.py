@@ -34,7 +34,7 @@ class MSCDetector:
     image file, a list of PIL images, a uint8 array (N, H, W, 3) or a torch Dataset.
     """
 
-    def __init__(self, backbone: str = "efficientnet_lite0", objective: str = "msc",
+    def __init__(self, backbone: str | None = None, objective: str = "msc",
                  threshold_percentile: float = 95.0, progress: bool = False, **settings):
         if not 0 < threshold_percentile <= 100:
             raise MscadError(f"threshold_percentile must be in (0, 100], got {threshold_percentile}.")
@@ -50,7 +50,8 @@ class MSCDetector:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
         run = fine_tune(cfg, data=train, progress=self.progress)
         self.result_, self.model_ = run.result, run.model
-        self.gallery_ = extract_features(self.model_, train, cfg.image_size, device=cfg.device)
+        self.gallery_ = extract_features(self.model_, train, cfg.image_size, device=cfg.device,
+                                         precision=cfg.precision)
         # Each training image's score against the others: k+1 neighbours, the first is itself (0).
         own = knn_scores(self.gallery_, self.gallery_, k=cfg.k + 1)
         self.threshold_ = float(np.percentile(own, self.threshold_percentile))
@@ -64,8 +65,9 @@ class MSCDetector:
         """Anomaly score of each image (Eq. 5): higher = more anomalous."""
         self._check_fitted()
         feats = extract_features(self.model_, as_images(x, self.config.image_size),
-                                 self.config.image_size, device=self.config.device)
-        return knn_scores(self.gallery_, feats, k=self.config.k)
+                                 self.config.image_size, device=self.config.device,
+                                 precision=self.config.precision)
+        return knn_scores(self.gallery_, feats, k=self.config.k, device=self.config.device)
 
     def decision_function(self, x) -> np.ndarray:
         """Score minus the threshold: positive = predicted anomalous."""

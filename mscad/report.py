@@ -26,11 +26,12 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     if not folder.exists():
         raise MscadError(f"no results folder {folder}; run `python -m mscad sweep --out-dir {folder}` first.")
-    rows = []
+    rows, unreadable = [], []
     for path in sorted(folder.rglob("*.json")):
         try:
             r = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            unreadable.append(path.name)
             warnings.warn(f"{path} is not valid JSON ({e}) and is left out; delete it or run that "
                           "experiment again.", stacklevel=2)
             continue
@@ -46,7 +47,8 @@ def load_results(folder: str | Path) -> pd.DataFrame:
                          lr=c.get("lr"), scale=tuple(c.get(k) for k in SCALE_KEYS),
                          wall_s=r.get("wall_s"), path=str(path)))
     if not rows:
-        raise MscadError(f"no result files (RESULT.json with auroc and config) under {folder}.")
+        extra = f" ({len(unreadable)} unreadable: {', '.join(unreadable[:3])})" if unreadable else ""
+        raise MscadError(f"no result files (RESULT.json with auroc and config) under {folder}{extra}.")
     return pd.DataFrame(rows)
 
 

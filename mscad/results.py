@@ -78,11 +78,14 @@ def set_aside(path: Path, why: str) -> Path:
 
 
 # ------------------------------------------------------------------ checkpoints
-def save_checkpoint(path: Path, model, optimizer, center, history: list, epoch: int, config: dict):
-    """The state after ``epoch``: weights, optimiser, center, history and settings."""
+def save_checkpoint(path: Path, model, optimizer, center, history: list, epoch: int, config: dict,
+                    scaler=None):
+    """The state after ``epoch``: weights, optimiser, fp16 loss scaler, center, history and
+    settings."""
     import torch
 
     state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
+                 scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
                  center=None if center is None else center.detach().cpu(), history=history,
                  epoch=epoch, config=json.dumps(config))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from .augment import TwoViewAugment, eval_batch
-from .config import RESUME_KEYS, TrainConfig, differences
+from .config import RESUME_KEYS, TrainConfig, autocast_dtype, differences
 from .data import OneClassData, one_class_data
 from .errors import CheckpointError, MscadError, NonFiniteError
 from .metrics import augmentation_similarity, feature_center, roc_auc, uniformity
-from .model import FeatureModel, extract_features
+from .model import FeatureModel, FrozenActivations, extract_features
 from .objectives import OBJECTIVES, get_objective
 from .results import checkpoint_hint, environment, load_checkpoint, save_checkpoint, write_result
 from .scoring import knn_scores
@@ -45,15 +45,19 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
 def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
-             data: OneClassData | None = None) -> dict:
+             data: OneClassData | None = None, frozen: dict | None = None) -> dict:
     """The feature statistics of Fig. 1 with the current model and, given a labelled test
-    set (``data``), its ROC-AUC (kNN on the train features, Eq. 5)."""
+    set (``data``), its ROC-AUC (kNN on the train features, Eq. 5). ``frozen`` may hold
+    the :class:`FrozenActivations` of the train and test images."""
     device = cfg.device
-    train = extract_features(model, train_images, cfg.image_size, device=device)
+    frozen = frozen or {}
+    train = extract_features(model, train_images, cfg.image_size, device=device,
+                             frozen=frozen.get("train"), precision=cfg.precision)
     test = scores = auroc = None
     if data is not None:
-        test = extract_features(model, data.test, cfg.image_size, device=device)
-        scores = knn_scores(train, test, k=cfg.k)
+        test = extract_features(model, data.test, cfg.image_size, device=device,
+                                frozen=frozen.get("test"), precision=cfg.precision)
+        scores = knn_scores(train, test, k=cfg.k, device=cfg.device)
         auroc = roc_auc(data.test_labels, scores)
     subset = train_images[: cfg.similarity_images]
     with torch.random.fork_rng(devices=[]):
@@ -79,44 +83,55 @@ def compute_center(model: FeatureModel, train_images: torch.Tensor, cfg: TrainCo
         feats = normalised_train_features
     else:
         feats = extract_features(model, train_images, cfg.image_size, device=cfg.device,
-                                 raw=kind == "raw")
+                                 raw=kind == "raw", precision=cfg.precision)
     center = feats.mean(axis=0) if kind == "raw" else feature_center(feats)
     return torch.tensor(center, dtype=torch.float32, device=cfg.device)
 
 
-def objective_loss(model: FeatureModel, images: torch.Tensor, center, augment,
-                   cfg: TrainConfig) -> torch.Tensor:
-    """The loss of one batch of uint8 images under the configured objective."""
-    objective = get_objective(cfg.objective)
-    if objective.views == 2:
-        v1, v2 = augment(images)
-        views = list(model.raw(torch.cat([v1, v2])).float().chunk(2))
-    else:  # PANDA trains on the evaluation transform of the normal images, no augmentation
-        views = [model.raw(eval_batch(images, cfg.image_size)).float()]
-    return objective.loss(views, center, cfg.temperature)
+def objective_inputs(images: torch.Tensor, augment, cfg: TrainConfig) -> list:
+    """What the objective's loss sees of a batch of uint8 images: two MoCo v2 views for
+    the contrastive objectives, the evaluation transform for PANDA's (no augmentation)."""
+    if get_objective(cfg.objective).views == 2:
+        return list(augment(images))
+    return [eval_batch(images, cfg.image_size)]
+
+
+def objective_loss(model: FeatureModel, inputs: list, center, cfg: TrainConfig) -> torch.Tensor:
+    """The loss of one batch (:func:`objective_inputs`) under the configured objective."""
+    views = list(model.raw(torch.cat(inputs)).float().chunk(len(inputs)))
+    return get_objective(cfg.objective).loss(views, center, cfg.temperature)
+
+
+def grad_scaler(cfg: TrainConfig) -> torch.amp.GradScaler:
+    """fp16 needs its loss scaled so small gradients do not underflow; a no-op otherwise."""
+    return torch.amp.GradScaler(torch.device(cfg.device).type, enabled=cfg.precision == "fp16")
 
 
 def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, augment, optimizer,
-                    cfg: TrainConfig, epoch: int, checkpoint=None) -> list:
+                    cfg: TrainConfig, epoch: int, checkpoint=None, scaler=None) -> list:
     """One pass over the normal train images; returns the loss of every step."""
     device = torch.device(cfg.device)
+    dtype = autocast_dtype(cfg.precision)
+    scaler = scaler or grad_scaler(cfg)
     model.train()
     # Seeded per epoch, so a resumed run draws the same batches and augmentations.
     generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
     torch.manual_seed(cfg.seed * 100003 + epoch)
     order = torch.randperm(len(train_images), generator=generator).to(device)
-    losses = []
     n_batches = max(1, len(order) // cfg.batch_size)  # drop the ragged last batch
+    losses = []
     for step in range(n_batches):
         batch = train_images[order[step * cfg.batch_size:(step + 1) * cfg.batch_size]]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = objective_loss(model, batch, center, augment, cfg)
+        inputs = objective_inputs(batch, augment, cfg)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = objective_loss(model, inputs, center, cfg)
         if not torch.isfinite(loss):
             raise NonFiniteError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
                                  f"{checkpoint_hint(checkpoint)}; lower --lr and run again.")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         losses.append(loss.item())
     return losses
 
@@ -227,11 +242,19 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     augment = TwoViewAugment(cfg.image_size)
+    scaler = grad_scaler(cfg)
     train_images = train_images.to(device)  # small uint8 arrays: keep them next to the model
 
+    frozen = {}  # the frozen layers' output for the evaluation images, once per run
+
     def evaluated(epoch: int, losses: list | None = None) -> dict:
+        if not frozen:  # after a resume too: the checkpoint's frozen layers are the same
+            build = FrozenActivations.build
+            frozen.update(train=build(model, train_images, cfg.image_size, precision=cfg.precision),
+                          test=build(model, labelled.test, cfg.image_size, precision=cfg.precision)
+                          if labelled else None)
         try:
-            return evaluate(model, train_images, cfg, labelled)
+            return evaluate(model, train_images, cfg, labelled, frozen)
         except NonFiniteError:
             if not losses:
                 raise
@@ -242,33 +265,39 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         state = _resume_state(ckpt_path, cfg)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         center = None if state["center"] is None else state["center"].to(device)
         history, first_epoch = state["history"], state["epoch"] + 1
     else:
+        started = time.time()
         ev = evaluated(0)  # epoch 0: the pretrained model (DN2)
         center = compute_center(model, train_images, cfg, ev["train_features"])
         history = [dict(epoch=0, auroc=ev["auroc"], loss=None, uniformity=ev["uniformity"],
-                        augmentation_similarity=ev["augmentation_similarity"])]
+                        augmentation_similarity=ev["augmentation_similarity"],
+                        seconds=round(time.time() - started, 2))]
         first_epoch = 1
         if ckpt_path and cfg.epochs > 0:
-            save_checkpoint(ckpt_path, model, optimizer, center, history, 0, cfg.as_dict())
+            save_checkpoint(ckpt_path, model, optimizer, center, history, 0, cfg.as_dict(), scaler)
     last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
     name = labelled.target_class if labelled else "normal"
     bar = tqdm(range(first_epoch, last_epoch + 1), desc=f"{cfg.objective} {name}",
                disable=not progress, initial=first_epoch - 1, total=last_epoch)
     for epoch in bar:
+        started = time.time()
         losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch,
-                                 ckpt_path)
+                                 ckpt_path, scaler)
         record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)), uniformity=None,
                       augmentation_similarity=None)
         if epoch % cfg.eval_every == 0 or epoch == last_epoch:
             ev = evaluated(epoch, losses)
             record.update(auroc=ev["auroc"], uniformity=ev["uniformity"],
                           augmentation_similarity=ev["augmentation_similarity"])
+        record["seconds"] = round(time.time() - started, 2)  # training + evaluation
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
         if ckpt_path:
-            save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict())
+            save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict(), scaler)
     last_evaluated = [h for h in history if h["uniformity"] is not None][-1]
     summary = labelled.summary() if labelled else f"{len(train_images)} normal images"
     result = dict(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),

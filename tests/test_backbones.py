@@ -62,3 +62,42 @@ def test_unknown_backbone_and_impossible_download(monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
     with pytest.raises(MscadError, match=r"cannot download the resnet18.*resnet18-.*\.pth.*checkpoints"):
         build_backbone("resnet18")
+
+
+@pytest.mark.parametrize("name", [n for n in BACKBONES if n != "vit_b_16"])
+def test_frozen_prefix_is_exactly_the_frozen_layers(name):
+    """suffix(prefix(x)) == the whole network, and the prefix holds only frozen weights,
+    so caching its output for fixed images cannot change a number."""
+    torch.manual_seed(0)
+    model = FeatureModel(name, pretrained=False).eval()
+    if not model.has_frozen_prefix:
+        assert name == "resnet18" and all(p.requires_grad for p in model.backbone.parameters())
+        return
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model.from_prefix(model.frozen_prefix(x)), model.raw(x))
+    prefix = model._split[0]
+    assert all(not p.requires_grad for p in prefix.parameters())
+    n_frozen = sum(1 for p in model.backbone.parameters() if not p.requires_grad)
+    assert sum(1 for _ in prefix.parameters()) == n_frozen  # every frozen weight is in the prefix
+
+
+def test_fast_layout_gives_the_same_features():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 64, 64)
+    fast, plain = FeatureModel("efficientnet_lite0"), FeatureModel("efficientnet_lite0", fast=False)
+    assert fast.memory_format == torch.channels_last and plain.memory_format == torch.contiguous_format
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), plain(x), rtol=0, atol=1e-4)  # unit vectors
+
+
+def test_features_from_frozen_activations_equal_features_from_images():
+    from mscad.model import FrozenActivations, extract_features
+
+    images = torch.randint(0, 256, (70, 32, 32, 3), dtype=torch.uint8)
+    model = FeatureModel("efficientnet_lite0")
+    frozen = FrozenActivations.build(model, images, 64)
+    assert len(frozen) == 70
+    np.testing.assert_allclose(extract_features(model, images, 64, frozen=frozen),
+                               extract_features(model, images, 64), rtol=1e-5, atol=1e-6)
+    assert FrozenActivations.build(model, images, 64, max_bytes=1000) is None  # over budget: none

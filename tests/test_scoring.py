@@ -74,3 +74,18 @@ def test_euclidean_knn_uses_raw_features():
     assert euclidean_knn_scores(train, test, k=2)[0] == pytest.approx(5.0 + np.hypot(7, 4))
     with pytest.raises(ValueError, match="larger than the gallery"):
         euclidean_knn_scores(train, test, k=3)
+
+
+def test_torch_knn_agrees_with_faiss_on_real_features(shared_data):
+    """The GPU scorer (torch, chunked matmul + top-k) run on the CPU against faiss."""
+    from mscad.data import one_class_data
+    from mscad.model import FeatureModel, extract_features
+
+    data = one_class_data("cifar10", "ship", image_size=32, train_limit=300, test_limit=500)
+    model = FeatureModel("efficientnet_lite0")
+    train, test = extract_features(model, data.train, 32), extract_features(model, data.test, 32)
+    for k in (1, 2, 5):
+        np.testing.assert_allclose(knn_scores(train, test, k=k, backend="torch", batch_size=128),
+                                   knn_scores(train, test, k=k, backend="faiss"), atol=1e-5)
+    with pytest.raises(MscadError, match="backend must be faiss or torch"):
+        knn_scores(train, test, backend="annoy")
