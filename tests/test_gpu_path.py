@@ -71,3 +71,30 @@ def test_paper_profile_smoke_on_cpu(folder_dataset, tmp_path):
     assert (c["profile"], c["image_size"], c["lr"], c["momentum"], c["epochs"]) == ("paper", 224, 1e-5, 0.0, 1)
     assert c["train_limit"] is None and r["data"]["n_train"] == 6 and 0 <= r["auroc"] <= 1
     assert r["history"][1]["seconds"] > 0
+
+
+def test_gpu_check_runs_end_to_end_on_the_cpu(shared_data, tmp_path, monkeypatch):
+    """benchmarks/gpu_check.py falls back to the CPU at a small size and writes its JSON."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    subset = tmp_path / "subset.npz"
+    monkeypatch.setattr(sys, "argv", ["make_cifar_subset.py", "--train", "80", "--test", "300",
+                                      "--out", str(subset)])
+    load("make_cifar_subset").main()
+    out = tmp_path / "gpu.json"
+    report = load("gpu_check").main(["--data", str(subset), "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["device"].startswith("cpu") and saved["precision"] == "fp32"
+    assert saved["training_images_per_s"]["bare"] > 0 and saved["features_images_per_s"]["pipeline"] > 0
+    assert [h["epoch"] for h in saved["msc_run"]["history"]] == [0, 1]
+    assert report["msc_run"]["auroc"] == saved["msc_run"]["auroc"]
