@@ -71,7 +71,8 @@ def cmd_run(args):
     cfg = _config(args, normal_class=args.normal_class).resolved()
     checkpoint = out.with_name(out.stem + ".ckpt")
     try:
-        result = fine_tune(cfg, checkpoint=checkpoint, resume=args.resume, progress=not args.quiet).result
+        result = fine_tune(cfg, checkpoint=checkpoint, resume=args.resume, progress=not args.quiet,
+                           cache=False if args.no_cache else None).result
     except KeyboardInterrupt:
         raise MscadError(_interrupted(checkpoint, "run the same command with --resume to continue")) from None
     write_result(result, out)
@@ -220,6 +221,8 @@ def _parser() -> argparse.ArgumentParser:
                      "beside it")
     run.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
     run.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint after success")
+    run.add_argument("--no-cache", action="store_true", help="train even if a stored run with the same "
+                     "settings, data and code exists (also: MSCAD_NO_CACHE=1)")
     _experiment_flags(run)
     run.set_defaults(func=cmd_run)
 

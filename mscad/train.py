@@ -145,6 +145,7 @@ class Run:
     result: dict
     model: FeatureModel
     center: torch.Tensor | None
+    from_cache: bool = False  # loaded from the run cache (mscad.cache), not trained now
 
     def __getitem__(self, key):
         return self.result[key]
@@ -219,14 +220,18 @@ def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
 
 
 def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bool = False,
-              progress: bool = True, data: OneClassData | torch.Tensor | None = None) -> Run:
+              progress: bool = True, data: OneClassData | torch.Tensor | None = None,
+              cache: bool | None = None) -> Run:
     """Run one experiment and return it as a :class:`Run`.
 
     ``data``: the experiment's :class:`OneClassData` (default: the one ``cfg`` names), to
     reuse decoded images; or a uint8 tensor of normal images alone (no test set, so no
     ROC-AUC: the detector's fit). ``checkpoint``: file written after every epoch; with
-    ``resume=True`` and an existing file, training continues from it.
+    ``resume=True`` and an existing file, training continues from it. ``cache``: load a
+    stored run with the same settings, data and code instead of training, and store this
+    one (:mod:`mscad.cache`; default: on unless ``$MSCAD_NO_CACHE`` is set).
     """
+    from . import cache as run_cache
     from tqdm import tqdm
 
     cfg = cfg.resolved()
@@ -236,6 +241,17 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     labelled = data if isinstance(data, OneClassData) else None
     train_images = labelled.train if labelled else data
     cfg = _fit_to_data(cfg, len(train_images))
+    use_cache = run_cache.cache_enabled() if cache is None else cache
+    resuming = resume and checkpoint is not None and Path(checkpoint).exists()
+    key = run_cache.run_key(cfg, data) if use_cache else None
+    if use_cache and not resuming:
+        stored = run_cache.load_run(key, cfg)
+        if stored is not None:
+            if progress:
+                print(f"mscad: {cfg.objective} {stored['target_class']}: loaded the stored run "
+                      f"(same settings, data and code; cache=False or MSCAD_NO_CACHE=1 trains "
+                      "again)", file=sys.stderr)
+            return stored
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(device)
@@ -305,4 +321,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
                   data=dict(summary=summary, n_train=len(train_images),
                             n_test=len(labelled.test) if labelled else 0),
                   environment=environment(), wall_s=round(time.time() - start_time, 1))
-    return Run(result, model, center)
+    run = Run(result, model, center)
+    if use_cache:
+        run_cache.store_run(key, run)
+    return run

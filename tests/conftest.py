@@ -41,3 +41,11 @@ def make_folder_dataset(root: Path, classes=("circle", "square", "noise"), n_tra
 @pytest.fixture
 def folder_dataset(tmp_path):
     return make_folder_dataset(tmp_path / "shapes")
+
+
+@pytest.fixture(autouse=True)
+def private_run_cache(tmp_path, monkeypatch):
+    """Every test gets its own empty run cache, off unless the test turns it on, so no
+    test is ever answered by another test's stored run."""
+    monkeypatch.setenv("MSCAD_CACHE", str(tmp_path / "run-cache"))
+    monkeypatch.setenv("MSCAD_NO_CACHE", "1")

@@ -1,0 +1,102 @@
+"""Train-or-load: a finished run is stored, and a later run with the same resolved
+settings, the same data and the same code is loaded instead of trained again.
+
+The key of a run is a hash of (1) every resolved setting (the device by kind, cpu or
+cuda; the precision is a setting), (2) the exact pixels and labels of its train and
+test images, and (3) the source of every mscad module that can change a number, with
+the versions of torch, torchvision, timm and kornia. Change any of them and the run is
+trained again. Stored: the result (RESULT.json) and the fine-tuned weights and center,
+so a chapter that needs the model gets it too. Weights load with
+``torch.load(weights_only=True)``.
+
+Where: ``$MSCAD_CACHE`` (default ``~/.cache/mscad``), in ``runs/<key>/``; about 14 MB a
+run for EfficientNet-Lite0. ``MSCAD_NO_CACHE=1``, ``fine_tune(..., cache=False)`` or
+``python -m mscad run --no-cache`` force a fresh run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# The modules whose source can change a run's numbers (not the CLI, plots or reports).
+CODE_MODULES = ("augment", "backbones", "config", "data", "images", "losses", "metrics", "model",
+                "objectives", "scoring", "train")
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MSCAD_CACHE") or Path.home() / ".cache" / "mscad").expanduser()
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("MSCAD_NO_CACHE", "").lower() not in ("1", "true", "yes")
+
+
+@lru_cache(maxsize=None)
+def code_identity() -> str:
+    import importlib
+    import importlib.metadata as md
+
+    h = hashlib.sha256()
+    for name in CODE_MODULES:
+        h.update(Path(importlib.import_module(f"mscad.{name}").__file__).read_bytes())
+    for package in ("torch", "torchvision", "timm", "kornia"):
+        try:
+            h.update(f"{package}=={md.version(package)}".encode())
+        except md.PackageNotFoundError:
+            h.update(f"{package} missing".encode())
+    return h.hexdigest()
+
+
+def data_identity(data) -> str:
+    """Hash of the exact images (and test labels) a run trains and tests on."""
+    h = hashlib.sha256()
+    tensors = [data] if isinstance(data, torch.Tensor) else [data.train, data.test]
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().cpu().numpy().tobytes())
+    if not isinstance(data, torch.Tensor):
+        h.update(np.ascontiguousarray(data.test_labels).tobytes())
+    return h.hexdigest()
+
+
+def run_key(cfg, data) -> str:
+    settings = dict(cfg.as_dict(), device=str(cfg.device).split(":")[0])
+    blob = json.dumps(dict(settings=settings, data=data_identity(data), code=code_identity()),
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def load_run(key: str, cfg):
+    """The stored run under ``key`` as a :class:`mscad.train.Run`, or None."""
+    from .model import FeatureModel
+    from .train import Run
+
+    folder = cache_root() / "runs" / key
+    try:
+        result = json.loads((folder / "result.json").read_text())
+        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError, EOFError, KeyError):
+        return None  # absent or unreadable: train it again (and overwrite)
+    model = FeatureModel(cfg.backbone, pretrained=False)
+    model.load_state_dict(state["model"])
+    center = state["center"]
+    model.to(cfg.device)
+    return Run(result, model, None if center is None else center.to(cfg.device), from_cache=True)
+
+
+def store_run(key: str, run):
+    folder = cache_root() / "runs" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "model.pt.tmp"
+    torch.save(dict(model=run.model.state_dict(),
+                    center=None if run.center is None else run.center.detach().cpu()), tmp)
+    os.replace(tmp, folder / "model.pt")
+    tmp = folder / "result.json.tmp"
+    tmp.write_text(json.dumps(run.result, indent=1))
+    os.replace(tmp, folder / "result.json")  # last: a run without its result is not served
