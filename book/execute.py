@@ -36,6 +36,10 @@ def main(argv=None):
     if args.cells and len(args.notebooks) != 1:
         parser.error("--cells needs exactly one notebook")
     log = Path(__file__).with_name("timings.json")
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip() or None
     timings = json.loads(log.read_text()) if log.exists() else []
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
@@ -54,6 +58,8 @@ def main(argv=None):
         timings.append(dict(chapter=path.stem, profile=os.environ.get("MSCAD_PROFILE", "default"),
                             seconds=seconds, cpus=os.cpu_count(), machine=platform.machine(),
                             threads=os.environ.get("OMP_NUM_THREADS", "default"),
+                            run_cache=os.environ.get("MSCAD_NO_CACHE", "").lower() not in ("1", "true", "yes"),
+                            commit=commit,
                             cells=args.cells or "all", date=time.strftime("%Y-%m-%d")))
         log.write_text(json.dumps(timings, indent=1))
         print(f"{path.stem}: {seconds} s", flush=True)

@@ -121,73 +121,29 @@ def sweep_jobs(args) -> list:
             for b in backbones for c in classes for o in objectives]
 
 
-def stored_result_state(out: Path, cfg) -> tuple[str, str]:
-    """('missing' | 'done' | 'corrupt' | 'stale', why) for a sweep's result file."""
-    from .config import differences
-    from .errors import CorruptResultError
-    from .results import read_result
-
-    if not out.exists():
-        return "missing", ""
-    try:
-        stored = read_result(out)
-    except CorruptResultError as e:
-        return "corrupt", str(e)
-    wanted = cfg.as_dict()
-    saved = dict(stored["config"])
-    n_train = stored.get("data", {}).get("n_train")
-    if saved.get("batch_size") == n_train and n_train is not None and wanted["batch_size"] > n_train:
-        saved["batch_size"] = wanted["batch_size"]  # shrunk to the train set, as fine_tune does
-    diff = differences(saved, wanted)
-    return ("stale", "; ".join(diff)) if diff else ("done", "")
-
-
 def cmd_sweep(args):
-    """Every class x objective x backbone, one result file each. A stored result is reused
-    only when its settings match; a stale or corrupt one is set aside (renamed, never
-    deleted) and run again; a run with a checkpoint resumes, so a killed sweep continues
-    where it stopped."""
-    from tqdm import tqdm
-
-    from .errors import CheckpointError
-    from .results import check_writable, set_aside, write_result
-    from .train import fine_tune
+    """Every class x objective x backbone, one result file each, by the rules of
+    :mod:`mscad.sweep`, locally or on Ray."""
+    from .results import check_writable
+    from .sweep import run_sweep
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise MscadError(f"--out-dir {out_dir} is a file; give a folder.")
     check_writable(out_dir / "probe", flag="--out-dir")
+    for flag in ("max_parallel", "cpus_per_task"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise MscadError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}.")
     jobs = sweep_jobs(args)
-    counts = dict(ran=0, reused=0, rerun=0)
-    for out, cfg in tqdm(jobs, desc="sweep", disable=args.quiet):
-        state, why = stored_result_state(out, cfg)
-        if state == "done":
-            counts["reused"] += 1
-            continue
-        if state in ("corrupt", "stale"):
-            kept = set_aside(out, state)
-            counts["rerun"] += 1
-            tqdm.write(f"mscad: {out} was {state} ({why}); kept as {kept.name}, running it again.",
-                       file=sys.stderr)
-        checkpoint = out.with_name(out.stem + ".ckpt")
-        try:
-            try:
-                run = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=not args.quiet)
-            except CheckpointError as e:
-                kept = set_aside(checkpoint, "unreadable")
-                tqdm.write(f"mscad: {e} Kept as {kept.name}; starting that run afresh.", file=sys.stderr)
-                run = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=not args.quiet)
-        except KeyboardInterrupt:
-            raise MscadError(f"interrupted during {out}; run the same sweep command again to "
-                             "continue (finished runs are kept, this one resumes).") from None
-        write_result(run.result, out)
-        checkpoint.unlink(missing_ok=True)
-        counts["ran"] += 1
-        if not args.quiet:
-            tqdm.write(f"{cfg.backbone} {cfg.objective} {cfg.normal_class}: ROC-AUC "
-                       f"{100 * run.auroc:.2f}% ({run['wall_s']} s)")
-    print(f"{len(jobs)} runs in {out_dir}: {counts['ran']} ran ({counts['rerun']} of them replaced a "
-          f"stale or corrupt file), {counts['reused']} were already there with the same settings")
+    s = run_sweep(jobs, args.launcher, quiet=args.quiet, address=args.address,
+                  max_parallel=args.max_parallel, cpus_per_task=args.cpus_per_task or 1)
+    print(f"{s['total']} runs in {out_dir}: {s['ran']} ran ({s['replaced']} of them replaced a stale or "
+          f"corrupt file), {s['reused']} were already there with the same settings, "
+          f"{len(s['failed'])} failed")
+    if s["failed"]:
+        names = "; ".join(f"{Path(out).name if '/' in out else out}: {error}" for out, error in s["failed"])
+        raise MscadError(f"{len(s['failed'])} run(s) failed ({names[:500]}); fix the cause and run the "
+                         "same sweep again: finished runs are kept.")
 
 
 def cmd_table(args):
@@ -233,7 +189,15 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--classes", default="all", help="comma-separated classes (names or indices), or all")
     sweep.add_argument("--objectives", default="dn2,msc", help=f"comma-separated, from {', '.join(OBJECTIVES)}")
     sweep.add_argument("--backbones", help="comma-separated backbone names (default: the profile's)")
-    sweep.add_argument("--out-dir", required=True, help="results folder: OUT_DIR/<backbone>/<objective>/<class>.json")
+    sweep.add_argument("--out-dir", required=True, help="results folder: OUT_DIR/<backbone>/<objective>/<class>.json "
+                       "(on Ray: a path every worker reaches, e.g. a shared file system)")
+    sweep.add_argument("--launcher", choices=["local", "ray"], default="local",
+                       help="local: one run after another in this process; ray: one Ray task per run")
+    sweep.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a new local "
+                       "instance)")
+    sweep.add_argument("--max-parallel", type=int, help="at most this many runs at once on Ray")
+    sweep.add_argument("--cpus-per-task", type=int, help="CPUs (and torch threads) per run on a CPU "
+                       "cluster (default 1); a run on cuda takes one GPU")
     _experiment_flags(sweep, sweep=True)
     sweep.set_defaults(func=cmd_sweep)
 

@@ -106,3 +106,13 @@ def test_multi_class_run_and_conflicting_class_flags(folder_dataset, tmp_path, c
     assert r["data"]["n_train"] == 12  # circles and squares, noise left out
     assert main(base + ["--anomalous-class", "noise", "--normal-class", "circle"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_ray_launcher_without_ray_is_one_sentence(folder_dataset, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    rc = main(["sweep", "--dataset", str(folder_dataset), "--classes", "circle", "--objectives", "dn2",
+               "--profile", "quick", "--quiet", "--launcher", "ray", "--out-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "pip install 'mscad[ray]'" in err and len(err.splitlines()) == 1

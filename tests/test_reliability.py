@@ -232,7 +232,7 @@ def test_sweep_sets_an_unreadable_checkpoint_aside(folder_dataset, tmp_path, cap
     args = sweep_args(folder_dataset, out, "--epochs", "1", "--batch-size", "4")
     args[args.index("dn2")] = "msc"
     assert main(args) == 0
-    assert "starting that run afresh" in capsys.readouterr().err
+    assert "that run started afresh" in capsys.readouterr().err
     assert (ckpt.parent / "circle.ckpt.unreadable").exists() and (ckpt.parent / "circle.json").exists()
 
 

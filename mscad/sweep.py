@@ -1,0 +1,173 @@
+"""Many experiments into one results folder: the plan, the rules, and two launchers.
+
+The rules, the same for every launcher: a stored result is reused only when its
+settings match the ones asked for; a stale or unreadable result is set aside (renamed,
+never deleted) and run again; an unreadable checkpoint is set aside and that run starts
+afresh; a run with a checkpoint resumes from it; a failed run is reported by name with
+its error and does not stop the others.
+
+Launchers: ``local`` runs the experiments one after another in this process; ``ray``
+makes each experiment one Ray task (Ray Core: the experiments are independent
+functions that write their own files, so Ray Tune's trial and search machinery would
+only duplicate the resume logic here). Results and checkpoints are written with the
+same atomic writer, into a folder every worker must reach (a shared file system).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import CheckpointError, CorruptResultError, MscadError
+
+LAUNCHERS = ("local", "ray")
+
+
+def stored_result_state(out: Path, cfg) -> tuple[str, str]:
+    """('missing' | 'done' | 'corrupt' | 'stale', why) for a sweep's result file."""
+    from .config import differences
+    from .results import read_result
+
+    if not out.exists():
+        return "missing", ""
+    try:
+        stored = read_result(out)
+    except CorruptResultError as e:
+        return "corrupt", str(e)
+    wanted = cfg.as_dict()
+    saved = dict(stored["config"])
+    n_train = stored.get("data", {}).get("n_train")
+    if saved.get("batch_size") == n_train and n_train is not None and wanted["batch_size"] > n_train:
+        saved["batch_size"] = wanted["batch_size"]  # shrunk to the train set, as fine_tune does
+    diff = differences(saved, wanted)
+    return ("stale", "; ".join(diff)) if diff else ("done", "")
+
+
+def run_job(out: str, cfg, progress: bool = False, cache: bool | None = None,
+            threads: int | None = None) -> dict:
+    """One experiment of a sweep, start to result file; on a worker or in this process.
+    Returns {"out", "status": "ran" | "failed", "auroc", "wall_s", "error", "note"}."""
+    import torch
+
+    from .results import set_aside, write_result
+    from .train import fine_tune
+
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out)
+    checkpoint = out.with_name(out.stem + ".ckpt")
+    note = ""
+    try:
+        try:
+            run = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=progress, cache=cache)
+        except CheckpointError as e:
+            kept = set_aside(checkpoint, "unreadable" if "cannot read" in str(e) else "stale")
+            note = f"{e} Kept as {kept.name}; that run started afresh."
+            run = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=progress, cache=cache)
+        write_result(run.result, out)
+    except MscadError as e:
+        return dict(out=str(out), status="failed", auroc=None, wall_s=None, error=str(e), note=note)
+    checkpoint.unlink(missing_ok=True)
+    return dict(out=str(out), status="ran", auroc=run.auroc, wall_s=run["wall_s"], error=None, note=note)
+
+
+def _describe(cfg) -> str:
+    return f"{cfg.backbone} {cfg.objective} {cfg.normal_class or cfg.anomalous_class}"
+
+
+def run_sweep(jobs: list, launcher: str = "local", quiet: bool = False, address: str | None = None,
+              max_parallel: int | None = None, cpus_per_task: int = 1) -> dict:
+    """Run the (out file, resolved TrainConfig) ``jobs`` by the rules above; returns the
+    counts and the failures."""
+    from tqdm import tqdm
+
+    from .cache import cache_enabled
+    from .results import set_aside
+
+    if launcher not in LAUNCHERS:
+        raise MscadError(f"unknown launcher {launcher!r}; known launchers: {', '.join(LAUNCHERS)}.")
+    pending, summary = [], dict(total=len(jobs), ran=0, reused=0, replaced=0, failed=[])
+    for out, cfg in jobs:
+        state, why = stored_result_state(out, cfg)
+        if state == "done":
+            summary["reused"] += 1
+            continue
+        if state in ("corrupt", "stale"):
+            kept = set_aside(out, state)
+            summary["replaced"] += 1
+            print(f"mscad: {out} was {state} ({why}); kept as {kept.name}, running it again.",
+                  file=sys.stderr)
+        pending.append((out, cfg))
+    cache = cache_enabled()
+
+    def report(cfg, outcome):
+        if outcome["note"]:
+            tqdm.write(f"mscad: {outcome['note']}", file=sys.stderr)
+        if outcome["status"] == "failed":
+            summary["failed"].append((outcome["out"], outcome["error"]))
+            tqdm.write(f"mscad: {_describe(cfg)} failed: {outcome['error']}", file=sys.stderr)
+            return
+        summary["ran"] += 1
+        if not quiet:
+            tqdm.write(f"{_describe(cfg)}: ROC-AUC {100 * outcome['auroc']:.2f}% ({outcome['wall_s']} s)")
+
+    if launcher == "local":
+        for out, cfg in tqdm(pending, desc="sweep", disable=quiet):
+            try:
+                report(cfg, run_job(str(out), cfg, progress=not quiet, cache=cache))
+            except KeyboardInterrupt:
+                raise MscadError(f"interrupted during {out}; run the same sweep command again to "
+                                 "continue (finished runs are kept, this one resumes).") from None
+    else:
+        _run_on_ray(pending, report, quiet, address, max_parallel, cpus_per_task, cache)
+    return summary
+
+
+def _run_on_ray(pending, report, quiet, address, max_parallel, cpus_per_task, cache):
+    try:
+        import ray
+    except ImportError:
+        raise MscadError("the ray launcher needs Ray: pip install 'mscad[ray]' (or pip install ray)."
+                         ) from None
+    from tqdm import tqdm
+
+    env = {k: os.environ[k] for k in ("MSCAD_DATA", "MSCAD_CACHE", "MSCAD_PROFILE") if k in os.environ}
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=not quiet,
+                     include_dashboard=False, configure_logging=False)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise MscadError(f"cannot reach a Ray cluster at {address or 'a new local instance'} "
+                             f"({type(e).__name__}: {e}); start one with `ray start --head` or give "
+                             "--address.") from None
+    task = ray.remote(run_job)
+    in_flight, queue = {}, list(pending)
+    limit = max_parallel or len(queue) or 1
+    bar = tqdm(total=len(queue), desc="sweep (ray)", disable=quiet)
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < limit:
+                out, cfg = queue.pop(0)
+                gpu = str(cfg.device).startswith("cuda")
+                options = dict(num_gpus=1, num_cpus=1) if gpu else dict(num_cpus=cpus_per_task)
+                ref = task.options(**options, max_retries=0).remote(
+                    str(out), cfg, False, cache, None if gpu else cpus_per_task)
+                in_flight[ref] = cfg
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in done:
+                cfg = in_flight.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as e:  # a crash, not an MscadError
+                    message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                    outcome = dict(out=_describe(cfg), status="failed", error=message, note="")
+                report(cfg, outcome)
+                bar.update()
+    except KeyboardInterrupt:
+        for ref in in_flight:
+            ray.cancel(ref, force=True)
+        raise MscadError("interrupted; run the same sweep command again to continue (finished runs "
+                         "are kept, interrupted ones resume from their checkpoints).") from None
+    finally:
+        bar.close()
