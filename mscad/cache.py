@@ -75,7 +75,7 @@ def run_key(cfg, data) -> str:
 def load_run(key: str, cfg):
     """The stored run under ``key`` as a :class:`mscad.train.Run`, or None."""
     from .model import FeatureModel
-    from .train import Run
+    from .results import Run
 
     folder = cache_root() / "runs" / key
     try:

@@ -1,4 +1,5 @@
-"""Result files, checkpoints and provenance: everything mscad writes to disk.
+"""Results, checkpoints and provenance: a finished run in memory (:class:`Run`) and
+everything mscad writes to disk.
 
 Both kinds of file are written atomically (a temporary file, then a rename), so a crash
 mid-write leaves the previous version. Checkpoints hold tensors and plain types only
@@ -10,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .errors import CheckpointError, CorruptResultError, MscadError
 
@@ -75,6 +79,52 @@ def set_aside(path: Path, why: str) -> Path:
         n += 1
     os.replace(path, target)
     return target
+
+
+# ------------------------------------------------------------------ runs
+@dataclass
+class Run:
+    """One finished experiment: its result (the RESULT.json dict), the fine-tuned model
+    and the center. ``run["history"]`` reads the result like a dict."""
+
+    result: dict
+    model: object  # the fine-tuned mscad.model.FeatureModel
+    center: object  # torch.Tensor, or None for objectives without a center
+    from_cache: bool = False  # loaded from the run cache (mscad.cache), not trained now
+
+    def __getitem__(self, key):
+        return self.result[key]
+
+    @property
+    def history(self) -> list:
+        return self.result["history"]
+
+    @property
+    def auroc(self) -> float | None:
+        """The final ROC-AUC (0..1) of the last evaluated epoch."""
+        return self.result["auroc"]
+
+    @property
+    def epoch0_auroc(self) -> float | None:
+        """ROC-AUC of the pretrained model before any update: DN2."""
+        return self.history[0]["auroc"]
+
+    @property
+    def best(self) -> dict:
+        """The evaluated epoch's record with the highest ROC-AUC (the first one on ties)."""
+        evaluated = [h for h in self.history if h["auroc"] is not None]
+        return max(evaluated, key=lambda h: h["auroc"])
+
+    def curve(self, key: str = "auroc") -> tuple[np.ndarray, np.ndarray]:
+        """(epochs, values) of ``key`` over the epochs where it was recorded."""
+        points = [(h["epoch"], h[key]) for h in self.history if h.get(key) is not None]
+        epochs, values = zip(*points) if points else ((), ())
+        return np.asarray(epochs), np.asarray(values, dtype=float)
+
+    def change(self, key: str = "auroc") -> float:
+        """Last recorded value of ``key`` minus its epoch-0 value."""
+        values = self.curve(key)[1]
+        return float(values[-1] - values[0])
 
 
 # ------------------------------------------------------------------ checkpoints

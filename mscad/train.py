@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,8 @@ from .errors import CheckpointError, MscadError, NonFiniteError
 from .metrics import augmentation_similarity, feature_center, roc_auc, uniformity
 from .model import FeatureModel, FrozenActivations, extract_features
 from .objectives import OBJECTIVES, get_objective
-from .results import checkpoint_hint, environment, load_checkpoint, save_checkpoint, write_result
+from .results import (Run, checkpoint_hint, environment, load_checkpoint, save_checkpoint,
+                      write_result)
 from .scoring import knn_scores
 
 __all__ = ["OBJECTIVES", "Run", "TrainConfig", "evaluate", "experiment_data", "fine_tune",
@@ -137,51 +137,6 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
 
 
 # ------------------------------------------------------------------ the run
-@dataclass
-class Run:
-    """One finished experiment: its result (the RESULT.json dict), the fine-tuned model
-    and the center. ``run["history"]`` reads the result like a dict."""
-
-    result: dict
-    model: FeatureModel
-    center: torch.Tensor | None
-    from_cache: bool = False  # loaded from the run cache (mscad.cache), not trained now
-
-    def __getitem__(self, key):
-        return self.result[key]
-
-    @property
-    def history(self) -> list:
-        return self.result["history"]
-
-    @property
-    def auroc(self) -> float | None:
-        """The final ROC-AUC (0..1) of the last evaluated epoch."""
-        return self.result["auroc"]
-
-    @property
-    def epoch0_auroc(self) -> float | None:
-        """ROC-AUC of the pretrained model before any update: DN2."""
-        return self.history[0]["auroc"]
-
-    @property
-    def best(self) -> dict:
-        """The evaluated epoch's record with the highest ROC-AUC (the first one on ties)."""
-        evaluated = [h for h in self.history if h["auroc"] is not None]
-        return max(evaluated, key=lambda h: h["auroc"])
-
-    def curve(self, key: str = "auroc") -> tuple[np.ndarray, np.ndarray]:
-        """(epochs, values) of ``key`` over the epochs where it was recorded."""
-        points = [(h["epoch"], h[key]) for h in self.history if h.get(key) is not None]
-        epochs, values = zip(*points) if points else ((), ())
-        return np.asarray(epochs), np.asarray(values, dtype=float)
-
-    def change(self, key: str = "auroc") -> float:
-        """Last recorded value of ``key`` minus its epoch-0 value."""
-        values = self.curve(key)[1]
-        return float(values[-1] - values[0])
-
-
 def _diverged(epoch: int, losses: list, checkpoint) -> NonFiniteError:
     return NonFiniteError(f"the features became NaN or infinite at epoch {epoch}, step {len(losses)} "
                           f"(the weights diverged; last loss {losses[-1]:.3g}); "
