@@ -87,6 +87,14 @@ def _efficientnet_lite0(pretrained: bool) -> nn.Module:
     return module
 
 
+def _home_short(path: str) -> str:
+    """``path`` with the home folder written as ``~`` (messages end up in notebooks)."""
+    import os
+
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+
+
 def _torchvision(name: str):
     def build(pretrained: bool) -> nn.Module:
         import torchvision.models as tvm
@@ -98,7 +106,8 @@ def _torchvision(name: str):
             raise MscadError(
                 f"cannot download the {name} ImageNet weights here ({type(e).__name__}); on a "
                 f"machine with a network, download {weights.url} and put the file in "
-                f"{torch.hub.get_dir()}/checkpoints/, or use --backbone efficientnet_lite0 (offline)."
+                f"{_home_short(torch.hub.get_dir())}/checkpoints/, or use --backbone "
+                "efficientnet_lite0 (offline)."
             ) from e
     return build
 

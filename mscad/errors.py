@@ -18,6 +18,10 @@ class CheckpointError(MscadError):
     """A checkpoint file cannot be read: truncated, empty, or not an mscad checkpoint."""
 
 
+class CheckpointMismatchError(CheckpointError):
+    """A readable checkpoint of another experiment (other settings, or more epochs)."""
+
+
 class CorruptResultError(MscadError):
     """A result file cannot be read as a RESULT.json."""
 

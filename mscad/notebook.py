@@ -31,7 +31,7 @@ def setup(seed: int = 0, data: str | None = None) -> dict:
     print(f"profile={settings['profile']} ({settings['image_size']}px, {settings['epochs']} epochs, "
           f"train<= {settings['train_limit']}, test<= {settings['test_limit']}) | device={device} "
           f"({hardware}) | torch {env['torch']}, torchvision {env['torchvision']} | "
-          f"data: {os.environ.get('MSCAD_DATA', 'data')} | seed {seed}")
+          f"data: {'$MSCAD_DATA' if os.environ.get('MSCAD_DATA') else './data'} | seed {seed}")
     return settings
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import CheckpointError, CorruptResultError, MscadError
+from .errors import CheckpointError, CheckpointMismatchError, CorruptResultError, MscadError
 
 LAUNCHERS = ("local", "ray")
 
@@ -62,7 +62,7 @@ def run_job(out: str, cfg, progress: bool = False, cache: bool | None = None,
         try:
             run = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=progress, cache=cache)
         except CheckpointError as e:
-            kept = set_aside(checkpoint, "unreadable" if "cannot read" in str(e) else "stale")
+            kept = set_aside(checkpoint, "stale" if isinstance(e, CheckpointMismatchError) else "unreadable")
             note = f"{e} Kept as {kept.name}; that run started afresh."
             run = fine_tune(cfg, checkpoint=checkpoint, resume=True, progress=progress, cache=cache)
         write_result(run.result, out)

@@ -22,7 +22,7 @@ import torch
 from .augment import TwoViewAugment, eval_batch
 from .config import RESUME_KEYS, TrainConfig, autocast_dtype, differences
 from .data import OneClassData, one_class_data
-from .errors import CheckpointError, MscadError, NonFiniteError
+from .errors import CheckpointMismatchError, MscadError, NonFiniteError
 from .metrics import augmentation_similarity, feature_center, roc_auc, uniformity
 from .model import FeatureModel, FrozenActivations, extract_features
 from .objectives import OBJECTIVES, get_objective
@@ -71,11 +71,12 @@ def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
 
 
 def compute_center(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
-                   normalised_train_features=None) -> torch.Tensor | None:
+                   normalised_train_features=None, frozen=None) -> torch.Tensor | None:
     """The objective's center, once, from the pretrained model: the raw-feature mean for
     PANDA's center loss (Eq. 1), the normalised-feature mean (Eq. 3) otherwise; ``None``
     for objectives without one. Pass the pretrained model's normalised train features if
-    they are at hand, to avoid extracting them again."""
+    they are at hand, to avoid extracting them again, and the images'
+    :class:`FrozenActivations` if any (the raw features then need only the trainable layers)."""
     kind = get_objective(cfg.objective).center
     if kind is None:
         return None
@@ -83,7 +84,7 @@ def compute_center(model: FeatureModel, train_images: torch.Tensor, cfg: TrainCo
         feats = normalised_train_features
     else:
         feats = extract_features(model, train_images, cfg.image_size, device=cfg.device,
-                                 raw=kind == "raw", precision=cfg.precision)
+                                 raw=kind == "raw", precision=cfg.precision, frozen=frozen)
     center = feats.mean(axis=0) if kind == "raw" else feature_center(feats)
     return torch.tensor(center, dtype=torch.float32, device=cfg.device)
 
@@ -148,11 +149,11 @@ def _resume_state(path: Path, cfg: TrainConfig) -> dict:
     wanted = {k: getattr(cfg, k) for k in RESUME_KEYS}
     differ = differences(state["config"], wanted, ignore=())
     if differ:
-        raise CheckpointError(f"cannot resume from {path}: its settings differ: {'; '.join(differ)}; "
+        raise CheckpointMismatchError(f"cannot resume from {path}: its settings differ: {'; '.join(differ)}; "
                               "run with the same settings, or delete the checkpoint to start afresh.")
     last = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
     if state["epoch"] > last:
-        raise CheckpointError(f"the checkpoint {path} has already trained {state['epoch']} epochs, "
+        raise CheckpointMismatchError(f"the checkpoint {path} has already trained {state['epoch']} epochs, "
                               f"more than the {last} asked for; ask for at least {state['epoch']} "
                               "epochs, or delete the checkpoint to start afresh.")
     return state
@@ -243,7 +244,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     else:
         started = time.time()
         ev = evaluated(0)  # epoch 0: the pretrained model (DN2)
-        center = compute_center(model, train_images, cfg, ev["train_features"])
+        center = compute_center(model, train_images, cfg, ev["train_features"], frozen.get("train"))
         history = [dict(epoch=0, auroc=ev["auroc"], loss=None, uniformity=ev["uniformity"],
                         augmentation_similarity=ev["augmentation_similarity"],
                         seconds=round(time.time() - started, 2))]

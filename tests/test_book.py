@@ -32,3 +32,36 @@ def test_a_fork_gets_every_address_rewritten():
     assert set_repository.rewrite(new, "03_contrastive.ipynb", "https://github.com/prof-x/ad-course",
                                   "fall") == new  # applying twice changes nothing
     assert set_repository.main(["https://gitlab.com/x/y", "--check"]) == 2
+
+
+def test_committed_outputs_hold_nothing_of_the_machine_that_ran_them():
+    """No stderr (progress bars, warnings) and no absolute paths in what readers see;
+    book/execute.py scrubs them when it writes a chapter."""
+    import re
+
+    home = str(Path.home())
+    pattern = re.compile(r"(?<![\w.])/(?:work|root|home|tmp|Users)/|" + re.escape(home) + "/"
+                         + "|" + re.escape(str(ROOT)))
+    for path in set_repository.chapters():
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for out in cell.get("outputs", []):
+                assert not (out["output_type"] == "stream" and out["name"] == "stderr"), (path.name, i)
+                text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+                assert not pattern.search(text), (path.name, i, pattern.search(text).group(0))
+
+
+def test_scrub_takes_out_stderr_and_paths(tmp_path, monkeypatch):
+    import nbformat
+
+    spec2 = importlib.util.spec_from_file_location("execute", ROOT / "book" / "execute.py")
+    execute = importlib.util.module_from_spec(spec2)
+    spec2.loader.exec_module(execute)
+    monkeypatch.setenv("MSCAD_DATA", str(tmp_path / "data"))
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="100%|####| 5/5\n"),
+                    nbformat.v4.new_output("stream", name="stdout",
+                                           text=f"data: {tmp_path / 'data'}/cifar10 in {ROOT}/book\n")]
+    nb.cells = [cell]
+    out = execute.scrub(nb, ROOT).cells[0].outputs
+    assert len(out) == 1 and out[0]["text"] == "data: $MSCAD_DATA/cifar10 in ./book\n"
