@@ -153,6 +153,9 @@ class TrainConfig:
                                       "500; 0 = all; profile default)")
     test_limit: int | None = setting(None, "use this many test images, class shares kept (0 = all; "
                                      "profile default)")
+    evaluate_on: str = setting("test", "test: ROC-AUC on the data set's test split; validation: on "
+                               "held-out normal train images and other classes' train images (for "
+                               "choosing settings without test images)", choices=["test", "validation"])
     eval_every: int | None = setting(None, "evaluate every N epochs (profile default: 1)")
     early_stop_epoch: int | None = setting(None, "stop after this many epochs (PANDA-ES)",
                                            flag="--early-stop")
@@ -215,11 +218,12 @@ class TrainConfig:
 RESUME_KEYS = ("dataset", "normal_class", "anomalous_class", "objective", "backbone",
                "pretrained", "image_size", "batch_size", "lr", "momentum", "weight_decay",
                "temperature", "k", "seed", "train_limit", "test_limit", "similarity_images",
-               "precision")
+               "precision", "evaluate_on")
 
 # What results written before a setting existed used instead (so they still match).
 IMPLIED = {"precision": lambda stored: "bf16" if str(stored.get("device")).startswith("cuda")
-           else "fp32"}
+           else "fp32",
+           "evaluate_on": lambda stored: "test"}
 
 
 def differences(stored: dict, wanted: dict, ignore=("device",)) -> list:

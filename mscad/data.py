@@ -42,6 +42,10 @@ from .errors import MscadError
 from .images import decode_images, list_images
 from .images import square_image  # noqa: F401  (re-exported: chapters import it from here)
 
+# What an experiment's ROC-AUC is measured on: the data set's test split, or a validation
+# set made from its train split alone (for choosing settings).
+EVALUATION_SETS = ("test", "validation")
+
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck"]
 
@@ -256,11 +260,12 @@ class OneClassData:
     test: torch.Tensor  # uint8 (M, S, S, 3)
     test_labels: np.ndarray  # 1 = anomalous, 0 = normal
     test_classes: np.ndarray  # class index of each test image, for analysis only
+    evaluate_on: str = "test"  # "validation": ``test`` holds train-split images only
 
     def summary(self) -> str:
         role = "one normal class" if self.setting == "one-class" else "anomalous class"
         return (f"{self.dataset} {self.setting}, {role} {self.target_class!r}: {len(self.train)} "
-                f"train, {len(self.test)} test ({int(self.test_labels.sum())} anomalous)")
+                f"train, {len(self.test)} {self.evaluate_on} ({int(self.test_labels.sum())} anomalous)")
 
 
 def resolve_class(name, classes: list) -> int:
@@ -294,21 +299,28 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, image_size: int = 224,
                    train_limit: int | None = None, test_limit: int | None = None,
-                   seed: int = 0) -> OneClassData:
+                   seed: int = 0, evaluate_on: str = "test") -> OneClassData:
     """The one-class split of ``dataset`` with ``normal_class`` normal, or, given
     ``anomalous_class`` instead, the multi-class split (Table 5).
 
     ``train_limit`` keeps a seeded random subset of the normal train images (Table 2's
     few-shot sets: 200 or 500); ``test_limit`` a seeded subset of the test set with each
     class's share kept, so the normal/anomalous balance is the full test set's.
+
+    ``evaluate_on="validation"`` never reads the test split: the labelled evaluation set
+    is drawn (``test_limit`` images, class shares kept) from the train images that
+    training does not use: the held-out normal train images and the other classes' train
+    images as anomalies. Settings are chosen on it, never on test images.
     """
+    if evaluate_on not in EVALUATION_SETS:
+        raise MscadError(f"evaluate_on must be one of {', '.join(EVALUATION_SETS)}, got {evaluate_on!r}.")
     if (normal_class is None) == (anomalous_class is None):
         raise MscadError("give exactly one of normal_class (one-class) or anomalous_class (multi-class).")
     for limit, what in ((train_limit, "train_limit"), (test_limit, "test_limit")):
         if limit is not None and limit < 1:
             raise MscadError(f"{what} must be a positive number of images, got {limit}.")
     train_all = load_split(dataset, "train", image_size)
-    test_all = load_split(dataset, "test", image_size)
+    test_all = load_split(dataset, "test", image_size) if evaluate_on == "test" else train_all
     classes = list(dict.fromkeys(train_all.classes + test_all.classes))
     test_class_index = np.array([classes.index(test_all.classes[i]) for i in test_all.labels])
     train_class_index = np.array([classes.index(train_all.classes[i]) for i in train_all.labels])
@@ -329,10 +341,17 @@ def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, ima
     if train_limit is not None and train_limit < len(train_idx):
         train_idx = np.sort(np.random.default_rng(seed).choice(train_idx, size=train_limit, replace=False))
     test_idx = np.arange(len(test_labels))
+    if evaluate_on == "validation":
+        test_idx = np.setdiff1d(test_idx, train_idx)  # the train images training does not see
+        if not (test_labels[test_idx] == 0).any():
+            raise MscadError(f"a validation set needs held-out normal train images, but all "
+                             f"{len(train_idx)} are used for training; set --train-limit below "
+                             f"{len(train_idx)}.")
     if test_limit is not None:
-        test_idx = stratified_subset(test_class_index, test_limit, seed + 1)
+        test_idx = test_idx[stratified_subset(test_class_index[test_idx], test_limit, seed + 1)]
     if len(np.unique(test_labels[test_idx])) < 2:
         raise MscadError(f"the test set of {dataset} needs both normal and anomalous images "
                          f"for class {classes[target]!r}; add test images of the other classes.")
     return OneClassData(dataset, setting, classes[target], classes, train_all.take(train_idx),
-                        test_all.take(test_idx), test_labels[test_idx], test_class_index[test_idx])
+                        test_all.take(test_idx), test_labels[test_idx], test_class_index[test_idx],
+                        evaluate_on)

@@ -37,6 +37,26 @@ def uniformity(features) -> float:
     return float((total @ total - n) / (n * (n - 1)))
 
 
+def around(features, center) -> np.ndarray:
+    """The l2-normalised features seen from ``center`` instead of the origin: z - c, the
+    frame of the mean-shifted loss (Eq. 3). Pass the result to the statistics here to
+    measure them around c."""
+    return _unit(features) - np.asarray(center, dtype=np.float64)
+
+
+def uniformity_loss(features, t: float = 2.0, max_features: int = 2000) -> float:
+    """Wang & Isola's uniformity, log mean exp(-t |u - v|^2) over pairs of normalised
+    features: -4 (t=2) when spread over the whole sphere, 0 when all are one point. Lower
+    = more uniform. The first ``max_features`` features only (O(n^2))."""
+    z = _unit(features)[:max_features]
+    n = len(z)
+    if n < 2:
+        raise MscadError("uniformity needs at least two features.")
+    sq = np.maximum(2 - 2 * (z @ z.T), 0)[~np.eye(n, dtype=bool)]
+    m = (-t * sq).max()
+    return float(m + np.log(np.mean(np.exp(-t * sq - m))))
+
+
 def augmentation_similarity(features, augmented_features) -> float:
     """Mean cosine similarity between each image's features and its augmentation's
     (Fig. 1b/c)."""

@@ -16,7 +16,8 @@ from .objectives import OBJECTIVES
 # The settings that make two results comparable: results that differ in any of them are
 # never averaged or compared (epochs are checked separately, since DN2 trains for 0).
 SCALE_KEYS = ("dataset", "backbone", "pretrained", "profile", "image_size", "batch_size",
-              "train_limit", "test_limit", "weight_decay", "temperature", "k", "early_stop_epoch")
+              "train_limit", "test_limit", "weight_decay", "temperature", "k", "early_stop_epoch",
+              "evaluate_on")
 
 
 def load_results(folder: str | Path) -> pd.DataFrame:
@@ -44,7 +45,9 @@ def load_results(folder: str | Path) -> pd.DataFrame:
                          auroc=100 * r["auroc"], epoch0=100 * r["history"][0]["auroc"],
                          best=100 * max(h["auroc"] for h in r["history"] if h["auroc"] is not None),
                          epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
-                         lr=c.get("lr"), scale=tuple(c.get(k) for k in SCALE_KEYS),
+                         lr=c.get("lr"), evaluate_on=c.get("evaluate_on", "test"),
+                         scale=tuple(c.get(k, "test" if k == "evaluate_on" else None) for k in SCALE_KEYS)
+                         + ("multi-class" if c.get("anomalous_class") else "one-class",),
                          wall_s=r.get("wall_s"), path=str(path)))
     if not rows:
         extra = f" ({len(unreadable)} unreadable: {', '.join(unreadable[:3])})" if unreadable else ""
@@ -79,12 +82,95 @@ def scale_groups(results: pd.DataFrame) -> list:
 
 
 def scale_tables(results: pd.DataFrame) -> list:
-    """[(title, per-class table)] for every data set and scale in ``results``."""
+    """[(title, per-class table)] for every data set and scale in ``results``; with several
+    seeds the cells read "mean ± sd" and the mean row "mean [95% interval]"."""
     tables = []
     for part in scale_groups(results):
         ds, backbone = part.dataset.iloc[0], part.backbone.iloc[0]
-        tables.append((f"{ds}, {backbone} ({describe_scale(part)})", per_class_table(part, ds)))
+        table = per_class_table(part, ds) if part.seed.nunique() == 1 else seed_table(part, ds)
+        tables.append((f"{ds}, {backbone} ({describe_scale(part)})", table))
     return tables
+
+
+def interval(values, level: float = 0.95) -> tuple:
+    """(mean, low, high): Student's t interval of the mean of ``values`` (one per seed);
+    low = high = NaN with fewer than two values."""
+    from scipy import stats
+
+    values = pd.Series(values, dtype=float).dropna()
+    mean = float(values.mean()) if len(values) else float("nan")
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def complete_seeded_classes(results: pd.DataFrame) -> list:
+    """Classes with a result for every objective in every seed present."""
+    wanted = results.objective.nunique() * results.seed.nunique()
+    counts = results.groupby("normal_class").apply(lambda g: len(g.groupby(["objective", "seed"])),
+                                                     include_groups=False)
+    return _in_paper_order(results.dataset.iloc[0], counts[counts == wanted].index)
+
+
+def seed_means(results: pd.DataFrame) -> pd.DataFrame:
+    """Seeds x objectives: each seed's mean ROC-AUC % over the classes complete in every
+    seed (the quantity whose spread the intervals describe)."""
+    classes = complete_seeded_classes(results)
+    if not classes:
+        raise MscadError("no class has every objective in every seed; finish the sweep first.")
+    part = results[results.normal_class.isin(classes)]
+    table = part.pivot_table(index="seed", columns="objective", values="auroc", aggfunc="mean")
+    return table[[o for o in OBJECTIVES if o in table.columns]]
+
+
+def seed_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
+    """Classes x objectives as "mean ± sd over seeds" (ROC-AUC %), the paper's columns, and a
+    last row: the mean over the complete classes with its 95% interval over seeds."""
+    df = results if dataset is None else results[results.dataset == dataset]
+    stats = df.groupby(["normal_class", "objective"]).auroc.agg(["mean", "std", "count"])
+    objectives = [o for o in OBJECTIVES if o in set(df.objective)]
+    classes = _in_paper_order(df.dataset.iloc[0], df.normal_class.unique())
+    cell = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r["count"] > 1 else f"{r['mean']:.1f}"  # noqa: E731
+    table = pd.DataFrame({f"{o} (ours)": [cell(stats.loc[(c, o)]) if (c, o) in stats.index else "–"
+                                          for c in classes] for o in objectives}, index=classes)
+    ds = df.dataset.iloc[0]
+    if ds in PER_CLASS_TABLES and (df.setting == "one-class").all():
+        for objective, label in (("center", "PANDA (paper)"), ("msc", "MSC (paper)")):
+            table[label] = [f"{paper_value(ds, c, objective):.1f}" if paper_value(ds, c, objective)
+                            is not None else "–" for c in classes]
+    per_seed = seed_means(df)
+    n = len(complete_seeded_classes(df))
+    row = {}
+    for o in objectives:
+        mean, low, high = interval(per_seed[o])
+        row[f"{o} (ours)"] = f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+    for label in ("PANDA (paper)", "MSC (paper)"):
+        if label in table:
+            row[label] = f"{pd.to_numeric(table[label], errors='coerce').mean():.1f}"
+    label = "mean [95% interval]" + (f" ({n} complete classes)" if n < len(classes) else "")
+    table.loc[label] = row
+    table.index.name = "normal_class"
+    return table
+
+
+def ordering_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Each ordering claim of the paper, counted across seeds: in how many of the complete
+    classes it holds in every seed, and the mean margin (ROC-AUC points, mean over classes
+    per seed) with its 95% interval over seeds."""
+    _one_setting(results)
+    classes = complete_seeded_classes(results)
+    rows = {}
+    per_seed = {seed: ordering_checks(part[part.normal_class.isin(classes)])
+                for seed, part in results.groupby("seed")}
+    for claim in next(iter(per_seed.values())).columns:
+        margins = pd.DataFrame({seed: checks[claim] for seed, checks in per_seed.items()})
+        mean, low, high = interval(margins.mean())
+        rows[claim] = {"classes where it holds in every seed": int((margins > 0).all(axis=1).sum()),
+                       "in no seed": int((margins <= 0).all(axis=1).sum()), "classes": len(margins),
+                       "seeds": margins.shape[1], "mean margin": mean, "95% low": low, "95% high": high}
+    return pd.DataFrame(rows).T.astype({"classes where it holds in every seed": int, "in no seed": int,
+                                         "classes": int, "seeds": int})
 
 
 def _in_paper_order(dataset: str, classes) -> list:
@@ -102,7 +188,7 @@ def per_class_table(results: pd.DataFrame, dataset: str | None = None) -> pd.Dat
     table = table[[o for o in OBJECTIVES if o in table.columns]]
     table.columns = [f"{c} (ours)" for c in table.columns]
     ds = df.dataset.iloc[0]
-    if ds in PER_CLASS_TABLES:
+    if ds in PER_CLASS_TABLES and (df.setting == "one-class").all():
         for objective, label in (("center", "PANDA (paper)"), ("msc", "MSC (paper)")):
             table[label] = [paper_value(ds, cls, objective) for cls in table.index]
         table = table.loc[_in_paper_order(ds, table.index)]
@@ -118,10 +204,15 @@ def describe_scale(results: pd.DataFrame) -> str:
     """One line saying at what scale the results were produced."""
     parts = []
     trained = results[results.objective != "dn2"]  # DN2 trains for 0 epochs by definition
+    extra = [f"{n} seeds" if (n := results.seed.nunique()) > 1 else f"seed {results.seed.iloc[0]}"]
+    if (results.setting == "multi-class").all():
+        extra.append("multi-class")
+    if (results.evaluate_on == "validation").all():
+        extra.append("validation split")
     for (profile, size), _ in results.groupby(["profile", "image_size"]):
         epochs = sorted(trained[(trained.profile == profile) & (trained.image_size == size)].epochs.unique())
         parts.append(f"{profile} profile, {size}px" + (f", {'/'.join(map(str, epochs))} epochs" if epochs else ""))
-    return "; ".join(sorted(set(parts)))
+    return "; ".join(sorted(set(parts)) + extra)
 
 
 def results_folder(name: str, start: str | Path | None = None) -> Path:
@@ -147,6 +238,9 @@ def results_folder(name: str, start: str | Path | None = None) -> Path:
 ORDERING_CLAIMS = (("contrastive below DN2", "dn2", "contrastive"),
                    ("MSC above DN2", "msc", "dn2"),
                    ("MSC above center loss", "msc", "center"))
+
+
+ORDERING_OBJECTIVES = {o for _, a, b in ORDERING_CLAIMS for o in (a, b)} | {"msc-angular"}
 
 
 def _one_setting(results: pd.DataFrame):
@@ -176,7 +270,7 @@ def ordering_checks(results: pd.DataFrame) -> pd.DataFrame:
     Only classes with every objective the claims need are included."""
     _one_setting(results)
     table = results.pivot_table(index="normal_class", columns="objective", values="auroc", aggfunc="mean")
-    needed = {o for _, a, b in ORDERING_CLAIMS for o in (a, b)} | {"msc-angular"}
+    needed = ORDERING_OBJECTIVES
     missing = needed - set(table.columns)
     if missing:
         raise MscadError(f"the ordering checks need results for {', '.join(sorted(missing))}; "
@@ -195,3 +289,42 @@ def objective_means(results: pd.DataFrame) -> pd.Series:
     table = results.pivot_table(index="normal_class", columns="objective", values="auroc")
     table = table.loc[complete_classes(results)]
     return table[[o for o in OBJECTIVES if o in table.columns]].mean()
+
+
+def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
+    """The learning-rate choice of the validation protocol: per objective and lr, the mean
+    validation ROC-AUC % over the classes every lr of that objective has, and ``chosen``
+    marking the best lr of each objective. Results measured on test images are refused:
+    settings are never chosen on them."""
+    if results.empty:
+        raise MscadError("no selection results to choose from.")
+    on_test = results[results.evaluate_on != "validation"]
+    if len(on_test):
+        raise MscadError(f"{len(on_test)} of these results were measured on test images (e.g. "
+                         f"{on_test.path.iloc[0]}); choose settings on --evaluate-on validation runs only.")
+    rows = []
+    for objective, part in results[results.objective != "dn2"].groupby("objective"):
+        table = part.pivot_table(index="normal_class", columns="lr", values="auroc").dropna()
+        if table.empty:
+            raise MscadError(f"no class has a validation result for every lr of {objective}.")
+        means = table.mean()
+        for lr, value in means.items():
+            rows.append(dict(objective=objective, lr=lr, validation_auroc=value, classes=len(table),
+                             chosen=bool(lr == means.idxmax())))
+    return pd.DataFrame(rows).set_index(["objective", "lr"])
+
+
+def ordering_text(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`ordering_summary` as readable cells: "7 of 10" classes, "+1.9 [+0.8, +3.0]"."""
+    def margin(r):
+        if pd.isna(r["95% low"]):
+            return f"{r['mean margin']:+.1f} (one seed: no interval)"
+        return f"{r['mean margin']:+.1f} [{r['95% low']:+.1f}, {r['95% high']:+.1f}]"
+
+    return pd.DataFrame({
+        "holds in every seed": [f"{int(r['classes where it holds in every seed'])} of {int(r['classes'])} classes"
+                                for _, r in summary.iterrows()],
+        "reversed in every seed": [f"{int(r['in no seed'])} of {int(r['classes'])}" for _, r in summary.iterrows()],
+        f"mean margin, points [95% interval over {int(summary.seeds.iloc[0])} seeds]":
+            [margin(r) for _, r in summary.iterrows()],
+    }, index=summary.index).rename_axis("the paper's claim")

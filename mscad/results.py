@@ -129,15 +129,15 @@ class Run:
 
 # ------------------------------------------------------------------ checkpoints
 def save_checkpoint(path: Path, model, optimizer, center, history: list, epoch: int, config: dict,
-                    scaler=None):
+                    scaler=None, extra: dict | None = None):
     """The state after ``epoch``: weights, optimiser, fp16 loss scaler, center, history and
-    settings."""
+    settings (and ``extra`` tensors, e.g. the frame center of the mechanism statistics)."""
     import torch
 
     state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
                  scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
                  center=None if center is None else center.detach().cpu(), history=history,
-                 epoch=epoch, config=json.dumps(config))
+                 epoch=epoch, config=json.dumps(config), **(extra or {}))
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, lambda tmp: torch.save(state, tmp))
 

@@ -23,7 +23,8 @@ from .augment import TwoViewAugment, eval_batch
 from .config import RESUME_KEYS, TrainConfig, autocast_dtype, differences
 from .data import OneClassData, one_class_data
 from .errors import CheckpointMismatchError, MscadError, NonFiniteError
-from .metrics import augmentation_similarity, feature_center, roc_auc, uniformity
+from .metrics import (around, augmentation_similarity, feature_center, roc_auc, uniformity,
+                      uniformity_loss)
 from .model import FeatureModel, FrozenActivations, extract_features
 from .objectives import OBJECTIVES, get_objective
 from .results import (Run, checkpoint_hint, environment, load_checkpoint, save_checkpoint,
@@ -39,16 +40,19 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
     cfg = cfg.resolved()
     return one_class_data(cfg.dataset, cfg.normal_class, anomalous_class=cfg.anomalous_class,
                           image_size=cfg.image_size, train_limit=cfg.train_limit,
-                          test_limit=cfg.test_limit, seed=cfg.seed)
+                          test_limit=cfg.test_limit, seed=cfg.seed, evaluate_on=cfg.evaluate_on)
 
 
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
 def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
-             data: OneClassData | None = None, frozen: dict | None = None) -> dict:
+             data: OneClassData | None = None, frozen: dict | None = None,
+             frame_center=None) -> dict:
     """The feature statistics of Fig. 1 with the current model and, given a labelled test
     set (``data``), its ROC-AUC (kNN on the train features, Eq. 5). ``frozen`` may hold
-    the :class:`FrozenActivations` of the train and test images."""
+    the :class:`FrozenActivations` of the train and test images. With ``frame_center``
+    (c of Eq. 3, from the pretrained model) the statistics are measured around c as well
+    as around the origin (paper Sec. 4.3: the mean-shifted frame)."""
     device = cfg.device
     frozen = frozen or {}
     train = extract_features(model, train_images, cfg.image_size, device=device,
@@ -65,9 +69,23 @@ def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
         views = TwoViewAugment(cfg.image_size).view(subset.to(device))
     model.eval()
     aug = model(views).float().cpu().numpy()
-    return dict(auroc=auroc, uniformity=uniformity(train),
-                augmentation_similarity=augmentation_similarity(train[: len(subset)], aug),
-                train_features=train, test_features=test, scores=scores)
+    stats = feature_stats(train, aug, frame_center)
+    return dict(auroc=auroc, stats=stats, train_features=train, test_features=test,
+                aug_features=aug, scores=scores, **stats)
+
+
+def feature_stats(train, aug, frame_center=None) -> dict:
+    """Uniformity (mean pair similarity and Wang & Isola's loss) of the train features and
+    the similarity of the first ``len(aug)`` to their augmentations (Fig. 1), around the
+    origin and, given ``frame_center`` (c, Eq. 3), around c (keys ending in ``_c``)."""
+    stats = dict(uniformity=uniformity(train), uniformity_loss=uniformity_loss(train),
+                 augmentation_similarity=augmentation_similarity(train[: len(aug)], aug))
+    if frame_center is not None:
+        shifted = around(train, frame_center)
+        stats.update(uniformity_c=uniformity(shifted), uniformity_loss_c=uniformity_loss(shifted),
+                     augmentation_similarity_c=augmentation_similarity(
+                         shifted[: len(aug)], around(aug, frame_center)))
+    return stats
 
 
 def compute_center(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
@@ -219,6 +237,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
 
     frozen = {}  # the frozen layers' output for the evaluation images, once per run
 
+    frame = {}  # c of Eq. 3 from the pretrained model, for every objective: the mechanism's frame
+
     def evaluated(epoch: int, losses: list | None = None) -> dict:
         if not frozen:  # after a resume too: the checkpoint's frozen layers are the same
             build = FrozenActivations.build
@@ -226,7 +246,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
                           test=build(model, labelled.test, cfg.image_size, precision=cfg.precision)
                           if labelled else None)
         try:
-            return evaluate(model, train_images, cfg, labelled, frozen)
+            return evaluate(model, train_images, cfg, labelled, frozen, frame.get("c"))
         except NonFiniteError:
             if not losses:
                 raise
@@ -240,17 +260,26 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         center = None if state["center"] is None else state["center"].to(device)
+        if state.get("frame_center") is not None:
+            frame["c"] = state["frame_center"].numpy()
         history, first_epoch = state["history"], state["epoch"] + 1
     else:
         started = time.time()
         ev = evaluated(0)  # epoch 0: the pretrained model (DN2)
+        frame["c"] = feature_center(ev["train_features"])
+        ev["stats"].update(feature_stats(ev["train_features"], ev["aug_features"], frame["c"]))
         center = compute_center(model, train_images, cfg, ev["train_features"], frozen.get("train"))
-        history = [dict(epoch=0, auroc=ev["auroc"], loss=None, uniformity=ev["uniformity"],
-                        augmentation_similarity=ev["augmentation_similarity"],
+        history = [dict(epoch=0, auroc=ev["auroc"], loss=None, **ev["stats"],
                         seconds=round(time.time() - started, 2))]
         first_epoch = 1
-        if ckpt_path and cfg.epochs > 0:
-            save_checkpoint(ckpt_path, model, optimizer, center, history, 0, cfg.as_dict(), scaler)
+    frame_state = dict(frame_center=torch.tensor(frame["c"])) if "c" in frame else {}
+
+    def checkpoint_now(epoch):
+        save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict(), scaler,
+                        extra=frame_state)
+
+    if not (resume and ckpt_path and ckpt_path.exists()) and ckpt_path and cfg.epochs > 0:
+        checkpoint_now(0)
     last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
     name = labelled.target_class if labelled else "normal"
     bar = tqdm(range(first_epoch, last_epoch + 1), desc=f"{cfg.objective} {name}",
@@ -259,17 +288,16 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         started = time.time()
         losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch,
                                  ckpt_path, scaler)
-        record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)), uniformity=None,
-                      augmentation_similarity=None)
+        record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)),
+                      **dict.fromkeys(history[0].keys() - {"epoch", "auroc", "loss", "seconds"}))
         if epoch % cfg.eval_every == 0 or epoch == last_epoch:
             ev = evaluated(epoch, losses)
-            record.update(auroc=ev["auroc"], uniformity=ev["uniformity"],
-                          augmentation_similarity=ev["augmentation_similarity"])
+            record.update(auroc=ev["auroc"], **ev["stats"])
         record["seconds"] = round(time.time() - started, 2)  # training + evaluation
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
         if ckpt_path:
-            save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict(), scaler)
+            checkpoint_now(epoch)
     last_evaluated = [h for h in history if h["uniformity"] is not None][-1]
     summary = labelled.summary() if labelled else f"{len(train_images)} normal images"
     result = dict(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),

@@ -74,7 +74,7 @@ def test_results_folder_search(tmp_path, monkeypatch):
 def test_describe_scale_ignores_dn2_epochs(tmp_path):
     from mscad.report import describe_scale
 
-    assert describe_scale(load_results(write_results(tmp_path))) == "cpu profile, 64px, 10 epochs"
+    assert describe_scale(load_results(write_results(tmp_path))) == "cpu profile, 64px, 10 epochs; seed 0"
 
 
 def test_mixed_backbones_are_refused_and_complete_classes(tmp_path):

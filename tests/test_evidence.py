@@ -1,0 +1,139 @@
+"""The evidence machinery: a validation split that never reads test images, learning
+rates chosen on it, seeds in sweeps, intervals and ordering claims counted across seeds,
+and the mechanism statistics around the center c."""
+import json
+
+import numpy as np
+import pytest
+
+from mscad import data as data_module
+from mscad.cli import main
+from mscad.errors import MscadError
+from mscad.metrics import around, uniformity, uniformity_loss
+from mscad.report import interval, load_results, lr_selection, ordering_summary, seed_table
+
+
+def test_validation_split_reads_no_test_image_and_holds_out_train_images(folder_dataset, monkeypatch):
+    real = data_module.load_split
+    asked = []
+
+    def spy(dataset, split, image_size=224):
+        asked.append(split)
+        return real(dataset, split, image_size)
+
+    monkeypatch.setattr(data_module, "load_split", spy)
+    d = data_module.one_class_data(str(folder_dataset), "circle", image_size=24, train_limit=4,
+                                   evaluate_on="validation", seed=0)
+    assert asked == ["train"]  # the test split is never opened
+    assert d.evaluate_on == "validation" and "validation" in d.summary()
+    # 6 circles in train: 4 train, the other 2 are the validation normals; 12 other images
+    assert len(d.train) == 4 and len(d.test) == 2 + 12
+    assert (d.test_labels == 0).sum() == 2 and (d.test_labels == 1).sum() == 12
+    assert set(d.test_classes[d.test_labels == 0]) == {d.classes.index("circle")}
+    # no validation image is a training image (generated images are all distinct)
+    train = {bytes(x.numpy()) for x in d.train}
+    assert not any(bytes(x.numpy()) in train for x in d.test)
+
+
+def test_validation_split_needs_held_out_normal_images(folder_dataset):
+    with pytest.raises(MscadError, match="train-limit below 6"):
+        data_module.one_class_data(str(folder_dataset), "circle", image_size=24, evaluate_on="validation")
+    with pytest.raises(MscadError, match="evaluate_on"):
+        data_module.one_class_data(str(folder_dataset), "circle", image_size=24, evaluate_on="train")
+
+
+def test_validation_multi_class_uses_the_anomalous_class_train_images(folder_dataset):
+    d = data_module.one_class_data(str(folder_dataset), anomalous_class="noise", image_size=24,
+                                   train_limit=8, evaluate_on="validation")
+    assert len(d.train) == 8 and (d.test_labels == 1).sum() == 6  # noise's 6 train images
+    assert (d.test_labels == 0).sum() == 12 - 8
+
+
+def write(folder, objective, cls, seed, auroc, **config):
+    path = folder / objective / f"{cls}-seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = dict(dataset="cifar10", backbone="efficientnet_lite0", objective=objective, profile="cpu",
+             normal_class=cls, anomalous_class=None, epochs=0 if objective == "dn2" else 10,
+             image_size=64, seed=seed, **config)
+    path.write_text(json.dumps(dict(auroc=auroc, config=c, target_class=cls,
+                                    history=[dict(auroc=0.5), dict(auroc=auroc)])))
+
+
+def test_lr_selection_picks_the_best_mean_and_refuses_test_results(tmp_path):
+    for lr, aurocs in ((1e-3, (0.80, 0.70)), (1e-4, (0.78, 0.74))):
+        for cls, a in zip(("airplane", "bird"), aurocs):
+            write(tmp_path / f"lr{lr}", "msc", cls, 0, a, lr=lr, evaluate_on="validation")
+    table = lr_selection(load_results(tmp_path))
+    assert table.loc[("msc", 1e-4), "chosen"] and not table.loc[("msc", 1e-3), "chosen"]  # 76 > 75
+    assert table.loc[("msc", 1e-3), "validation_auroc"] == pytest.approx(75.0)
+    write(tmp_path / "test", "msc", "airplane", 1, 0.9, lr=1e-2)  # evaluate_on absent = test
+    with pytest.raises(MscadError, match="test images"):
+        lr_selection(load_results(tmp_path))
+
+
+def test_interval_is_students_t():
+    mean, low, high = interval([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    assert high - mean == pytest.approx(4.3027 / np.sqrt(3), rel=1e-3)  # t(0.975, 2) * sd / sqrt(n)
+    assert np.isnan(interval([5.0])[1])
+
+
+MARGINS = {  # seed -> class -> (dn2, contrastive, msc): contrastive below DN2 fails on bird in seed 2
+    0: {"airplane": (80, 75, 85), "bird": (70, 65, 72)},
+    1: {"airplane": (81, 76, 84), "bird": (71, 66, 73)},
+    2: {"airplane": (79, 77, 86), "bird": (70, 72, 71)},
+}
+
+
+def seeded_results(folder):
+    for seed, rows in MARGINS.items():
+        for cls, (dn2, con, msc) in rows.items():
+            for objective, a in (("dn2", dn2), ("contrastive", con), ("msc", msc), ("center", 60),
+                                 ("msc-angular", msc - 1)):
+                write(folder, objective, cls, seed, a / 100)
+    return load_results(folder)
+
+
+def test_orderings_are_counted_in_every_seed_with_an_interval(tmp_path):
+    summary = ordering_summary(seeded_results(tmp_path))
+    row = summary.loc["contrastive below DN2"]
+    assert row["classes where it holds in every seed"] == 1  # airplane; bird reverses in seed 2
+    assert row["in no seed"] == 0 and row["classes"] == 2 and row["seeds"] == 3
+    per_seed = [(5 + 5) / 2, (5 + 5) / 2, (2 - 2) / 2]
+    assert row["mean margin"] == pytest.approx(np.mean(per_seed))
+    assert (row["95% low"], row["95% high"]) == pytest.approx(interval(per_seed)[1:])
+    assert summary.loc["MSC above DN2", "classes where it holds in every seed"] == 2
+
+
+def test_seed_table_shows_spread_and_the_interval_of_the_mean(tmp_path):
+    table = seed_table(seeded_results(tmp_path), "cifar10")
+    assert table.loc["airplane", "dn2 (ours)"] == "80.0 ± 1.0"
+    mean_row = table.loc["mean [95% interval]", "msc (ours)"]
+    m, lo, hi = interval([(85 + 72) / 2, (84 + 73) / 2, (86 + 71) / 2])
+    assert mean_row == f"{m:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def test_sweep_seeds_name_files_and_refuse_conflicts(folder_dataset, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["sweep", "--dataset", str(folder_dataset), "--classes", "circle", "--objectives", "dn2",
+            "--image-size", "32", "--profile", "quick", "--quiet", "--out-dir", str(out)]
+    assert main(args + ["--seeds", "0,3"]) == 0
+    files = sorted(p.name for p in out.rglob("*.json"))
+    assert files == ["circle-seed0.json", "circle-seed3.json"]
+    assert json.loads((out / "efficientnet_lite0" / "dn2" / "circle-seed3.json").read_text())["config"]["seed"] == 3
+    assert main(args + ["--seeds", "0,1", "--seed", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(args + ["--seeds", "a,b"]) == 2
+
+
+def test_uniformity_around_the_center():
+    rng = np.random.default_rng(0)
+    c0 = np.zeros(16)
+    c0[0] = 1.0
+    features = c0 + 0.3 * rng.normal(size=(400, 16))  # a cap around one direction
+    assert uniformity(features) > 0.3  # around the origin: all in one cap
+    center = (features / np.linalg.norm(features, axis=1, keepdims=True)).mean(axis=0)
+    assert abs(uniformity(around(features, center))) < 0.05  # around c: spread evenly
+    assert uniformity_loss(around(features, center)) < uniformity_loss(features) - 1
+    assert uniformity_loss(np.ones((5, 3))) == pytest.approx(0.0)  # one point: not uniform at all
+    assert uniformity_loss(np.eye(8)) == pytest.approx(-4.0)  # orthogonal: |u - v|^2 = 2
