@@ -1,6 +1,8 @@
 # Two entry points; each sets up everything it needs on a fresh machine.
 #   make run    the main job: build the book (offline, from the committed outputs)
-#   make test   the test suite: pytest, nbval on every chapter (quick profile), book build
+#   make test   the test suite: pytest, nbval on every chapter (quick profile), book build,
+#               every page checked in headless Chromium (Debian: chromium chromium-driver)
+#   make setup  the virtual environment alone (.venv), for running chapters on a laptop
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -30,5 +32,6 @@ test: setup
 	rm -rf _build/run-cache  # chapters share runs through a run cache that starts empty
 	MSCAD_PROFILE=quick MSCAD_CACHE=$(abspath _build/run-cache) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) book/check_pages.py _build/html  # offline pages, checked in headless Chromium
 
 .PHONY: setup book run dn2 test

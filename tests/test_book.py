@@ -20,7 +20,7 @@ def test_every_chapter_points_at_the_configured_repository():
 
 
 def test_a_fork_gets_every_address_rewritten():
-    cell = ('[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]'
+    cell = ('[![Open In Colab](images/colab-badge.svg)]'
             '(https://colab.research.google.com/github/mscad-book/mscad/blob/main/book/03_contrastive.ipynb)\n'
             '"mscad @ git+https://github.com/mscad-book/mscad.git"\n'
             'subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/mscad-book/mscad.git",')
@@ -65,3 +65,23 @@ def test_scrub_takes_out_stderr_and_paths(tmp_path, monkeypatch):
     nb.cells = [cell]
     out = execute.scrub(nb, ROOT).cells[0].outputs
     assert len(out) == 1 and out[0]["text"] == "data: $MSCAD_DATA/cifar10 in ./book\n"
+
+
+def test_page_check_finds_loads_from_other_hosts_and_missing_files(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_pages", ROOT / "book" / "check_pages.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "local.js").write_text("")
+    page = tmp_path / "page.html"
+    page.write_text('<html><head><script src="_static/local.js"></script>'
+                    '<a href="https://arxiv.org/abs/2106.03844">the paper</a></head></html>')
+    assert check.static_problems(tmp_path) == []  # a local script and an outgoing link are fine
+    page.write_text('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
+                    '<img src="https://colab.research.google.com/assets/colab-badge.svg">'
+                    '<link rel="stylesheet" href="//fonts.example.org/a.css"><img src="missing.png">')
+    problems = check.static_problems(tmp_path)
+    assert len(problems) == 4
+    assert any("cdn.jsdelivr.net" in p for p in problems) and any("missing.png" in p for p in problems)
