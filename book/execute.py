@@ -9,8 +9,19 @@ execute_notebooks: off):
 cell) of one chapter in a fresh kernel and replaces just their outputs: for a cell that
 reads results which were still being produced when the whole chapter ran.
 
-Timings are appended to book/timings.json (profile, chapter, seconds, machine, threads).
+``-p NAME VALUE`` runs a chapter with other parameters (papermill's convention): a cell
+tagged ``injected-parameters`` that sets them goes right after the chapter's cell tagged
+``parameters``, and the executed copy is written to ``--out``, never over the committed
+chapter:
+
+    python book/execute.py book/04_msc.ipynb -p NORMAL_CLASS '"cat"' -p EPOCHS 5 --out cat.ipynb
+
+VALUE is a Python literal (``'"cat"'``, ``5``, ``None``); anything else is taken as a string.
+
+Timings of the committed runs are appended to book/timings.json (profile, chapter, seconds,
+machine, threads).
 """
+import ast
 import argparse
 import copy
 import json
@@ -46,6 +57,29 @@ def scrub(nb, root: Path):
     return nb
 
 
+def inject_parameters(nb, parameters: dict):
+    """Papermill's convention: the new values in a cell tagged ``injected-parameters``
+    right after the cell tagged ``parameters`` (which keeps the defaults)."""
+    where = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    if not where:
+        raise SystemExit("execute: this chapter has no cell tagged 'parameters' to override.")
+    known = nb.cells[where[0]].source
+    for name in parameters:
+        if f"{name} =" not in known and f"{name}=" not in known:
+            raise SystemExit(f"execute: {name} is not set in the parameters cell:\n{known}")
+    source = "# Injected parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(where[0] + 1, cell)
+    return nb
+
+
+def parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def execute(nb, path: Path):
     NotebookClient(nb, timeout=7200, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -57,9 +91,22 @@ def main(argv=None):
     parser.add_argument("--cells", help="comma-separated cell indices to re-run (one notebook only)")
     parser.add_argument("--scrub-only", action="store_true", help="only take stderr and absolute "
                         "paths out of the committed outputs; execute nothing")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        default=[], help="run with this parameter changed (needs --out)")
+    parser.add_argument("--out", type=Path, help="where the executed copy goes (with -p)")
     args = parser.parse_args(argv)
     if args.cells and len(args.notebooks) != 1:
         parser.error("--cells needs exactly one notebook")
+    if args.parameter or args.out:
+        if len(args.notebooks) != 1 or not args.out or args.cells or args.scrub_only:
+            parser.error("-p/--out run one notebook with other parameters into --out")
+        nb = nbformat.read(args.notebooks[0], as_version=4)
+        inject_parameters(nb, {k: parse_value(v) for k, v in args.parameter})
+        start = time.time()
+        execute(nb, args.notebooks[0].resolve())
+        nbformat.write(nb, args.out)
+        print(f"{args.out}: {round(time.time() - start)} s", flush=True)
+        return
     log = Path(__file__).with_name("timings.json")
     import subprocess
 

@@ -11,17 +11,17 @@ from .config import default_profile, profile_settings, resolve_device
 from .results import environment
 
 
-def setup(seed: int = 0, data: str | None = None) -> dict:
+def setup(seed: int = 0, data: str | None = None, profile: str | None = None) -> dict:
     """Seed everything, pick the profile and device, and print one provenance line.
 
     Returns the profile's settings plus ``seed`` and ``device``; chapters take their
     scale from it, so ``MSCAD_PROFILE=quick`` (CI) and ``cpu`` (the committed outputs)
-    run the same code.
+    run the same code. ``profile`` (a chapter's parameter) wins over ``$MSCAD_PROFILE``.
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    settings = profile_settings(default_profile())
+    settings = profile_settings(profile or default_profile())
     device = resolve_device(None)
     if data:
         os.environ.setdefault("MSCAD_DATA", data)
@@ -44,3 +44,13 @@ def glue(name: str, value, display: bool = False):
     if isinstance(value, np.generic):  # np.float64(1.0) would not parse as a number
         value = value.item()
     _glue(name, value, display=display)
+
+
+def compared(value: float, other: float, higher: str = "above", lower: str = "below",
+             same: str = "level with", tolerance: float = 0.05) -> str:
+    """The word a sentence needs to compare two measured numbers, computed from them, so
+    that prose glued from it can never contradict the outputs ("above", "below", ...).
+    Differences within ``tolerance`` read as ``same``."""
+    if abs(value - other) <= tolerance:
+        return same
+    return higher if value > other else lower

@@ -8,7 +8,6 @@ import seaborn as sns
 from .objectives import OBJECTIVE_LABELS
 
 
-
 def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):
     """One line per run: ``key`` of the history against the epoch. ``results`` maps a
     label to a RESULT dict."""
@@ -66,6 +65,17 @@ def image_grid(images, n: int = 8, title: str | None = None, ax=None):
     return ax
 
 
+def arc_span(angles) -> float:
+    """Degrees of the smallest arc of the circle that holds every angle (radians): 360
+    minus the largest gap between neighbouring angles, so that angles on both sides of
+    +-180 degrees are not read as nearly a full turn (as max - min would)."""
+    a = np.sort(np.mod(np.asarray(angles, dtype=float), 2 * np.pi))
+    if len(a) < 2:
+        return 0.0
+    gaps = np.diff(np.concatenate([a, a[:1] + 2 * np.pi]))
+    return float(np.degrees(2 * np.pi - gaps.max()))
+
+
 def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
     """Fig. 2 drawn from a small 2-D example: normal features on a narrow arc of the unit
     circle. Left: angles seen from the origin (what Eq. 2 spreads apart, pushing points
@@ -87,7 +97,7 @@ def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
         ax.scatter(0, 0, color="k", s=15)
         directions = z - origin
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-        spread = np.degrees(np.ptp(np.arctan2(directions[:, 1], directions[:, 0])))
+        spread = arc_span(np.arctan2(directions[:, 1], directions[:, 0]))
         ax.set_title(f"{title}\nangular spread of the points: {spread:.0f} deg", fontsize=9)
         ax.set_aspect("equal")
         ax.set_xlim(-1.2, 1.2)
@@ -110,3 +120,38 @@ def margin_heatmap(checks, ax=None, title: str = "margin in ROC-AUC points (posi
     ax.tick_params(axis="x", rotation=0, labelsize=8)
     ax.set_title(title, fontsize=9)
     return ax
+
+
+MECHANISM_PANELS = (
+    ("uniformity", "mean pair similarity", "(a) pairs of train images"),
+    ("uniformity_loss", "log E exp(-2|u - v|^2)", "(b) uniformity loss (lower = more uniform)"),
+    ("augmentation_similarity", "cosine, image vs augmentation", "(c) augmentation similarity"),
+)
+
+
+def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
+    """The paper's Sec. 4.3 measured: for each run (label -> result), each statistic per
+    epoch around the origin (solid) and around the pretrained center c (dashed), in three
+    panels. ``uniform_reference``: the uniformity loss of unit vectors spread over a
+    high-dimensional sphere (|u - v|^2 = 2 for almost every pair: -4), drawn in (b)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    colors = dict(zip(runs, sns.color_palette("deep", len(runs))))
+    for ax, (key, ylabel, title) in zip(axes, MECHANISM_PANELS):
+        for label, r in runs.items():
+            for suffix, style, frame in (("", "-", "around the origin"), ("_c", "--", "around c")):
+                pts = [(h["epoch"], h[key + suffix]) for h in r["history"]
+                       if h.get(key + suffix) is not None]
+                if pts:
+                    x, y = zip(*pts)
+                    ax.plot(x, y, style, marker="o", ms=3, color=colors[label],
+                            label=f"{OBJECTIVE_LABELS.get(label, label)}, {frame}")
+        if key == "uniformity_loss" and uniform_reference is not None:
+            ax.axhline(uniform_reference, color="0.5", lw=0.8, ls=":", label="uniform on the sphere")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch (0 = pretrained)")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, -0.12))
+    fig.tight_layout()
+    return fig

@@ -6,6 +6,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import MscadError
@@ -144,7 +145,8 @@ def seed_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFram
     row = {}
     for o in objectives:
         mean, low, high = interval(per_seed[o])
-        row[f"{o} (ours)"] = f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+        row[f"{o} (ours)"] = (f"{mean:.1f} (one seed)" if np.isnan(low)
+                              else f"{mean:.1f} [{low:.1f}, {high:.1f}]")
     for label in ("PANDA (paper)", "MSC (paper)"):
         if label in table:
             row[label] = f"{pd.to_numeric(table[label], errors='coerce').mean():.1f}"
@@ -328,3 +330,43 @@ def ordering_text(summary: pd.DataFrame) -> pd.DataFrame:
         f"mean margin, points [95% interval over {int(summary.seeds.iloc[0])} seeds]":
             [margin(r) for _, r in summary.iterrows()],
     }, index=summary.index).rename_axis("the paper's claim")
+
+
+def showcase_class(dn2_validation: pd.DataFrame) -> str:
+    """The normal class every single-class deep dive of the book shows, by a rule fixed
+    before any result was seen: the class with the median DN2 ROC-AUC on the *validation*
+    split (with an even number of classes, the lower of the two middle ones), so the
+    demonstrations are neither the easiest class nor the hardest, and no test image takes
+    part in the choice."""
+    df = dn2_validation[dn2_validation.objective == "dn2"]
+    if df.empty:
+        raise MscadError("the showcase rule needs DN2 results on the validation split.")
+    if (df.evaluate_on != "validation").any():
+        raise MscadError("the showcase class is chosen on validation results only, never on test images.")
+    by_class = df.groupby("normal_class").auroc.mean().sort_values(kind="stable")
+    return str(by_class.index[(len(by_class) - 1) // 2])
+
+
+def sweep_beside(results: pd.DataFrame, objectives, dataset: str = "cifar10") -> pd.DataFrame:
+    """The sweep's ten classes for a few objectives, as a chapter shows them beside its
+    single-class deep dive: "mean ± sd over seeds" per class and the mean over classes
+    with its 95% interval (``seed_table`` restricted to ``objectives``)."""
+    part = results[(results.dataset == dataset) & results.objective.isin(objectives)]
+    part = part[part.seed.isin(complete_seeds(part, objectives))]
+    if part.empty:
+        raise MscadError(f"no seed of the sweep has {', '.join(objectives)} for every class yet.")
+    table = seed_table(part, dataset)
+    return table[[c for c in table.columns if c.endswith("(ours)")]]
+
+
+def complete_seeds(results: pd.DataFrame, objectives=None) -> list:
+    """The seeds in which every class present has a result for every objective (all the
+    results' objectives, or ``objectives``): a sweep still running shows only finished seeds."""
+    objectives = list(objectives or results.objective.unique())
+    classes = results.normal_class.unique()
+    wanted = len(classes) * len(objectives)
+    done = []
+    for seed, part in results[results.objective.isin(objectives)].groupby("seed"):
+        if len(part.groupby(["normal_class", "objective"])) == wanted:
+            done.append(seed)
+    return sorted(done)

@@ -137,3 +137,24 @@ def test_uniformity_around_the_center():
     assert uniformity_loss(around(features, center)) < uniformity_loss(features) - 1
     assert uniformity_loss(np.ones((5, 3))) == pytest.approx(0.0)  # one point: not uniform at all
     assert uniformity_loss(np.eye(8)) == pytest.approx(-4.0)  # orthogonal: |u - v|^2 = 2
+
+
+def test_arc_span_does_not_wrap_at_180_degrees():
+    from mscad.plots import arc_span
+
+    assert arc_span(np.radians([170, -170])) == pytest.approx(20)  # max - min would say 340
+    assert arc_span(np.radians([-30, 0, 40])) == pytest.approx(70)
+    assert arc_span(np.radians([0, 90, 180, 270])) == pytest.approx(270)
+
+
+def test_a_running_sweep_shows_only_its_finished_seeds(tmp_path):
+    results = seeded_results(tmp_path)
+    partial = results[~((results.seed == 2) & (results.objective == "msc")
+                        & (results.normal_class == "bird"))]
+    from mscad.report import complete_seeds, sweep_beside
+
+    assert complete_seeds(results) == [0, 1, 2]
+    assert complete_seeds(partial) == [0, 1]
+    assert complete_seeds(partial, ["dn2", "contrastive"]) == [0, 1, 2]
+    table = sweep_beside(partial, ["dn2", "msc"])
+    assert table.loc["airplane", "msc (ours)"] == "84.5 ± 0.7"  # seeds 0 and 1 only
