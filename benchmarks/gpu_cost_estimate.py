@@ -34,6 +34,7 @@ CHAPTERS = {
     "4. MSC": dict(two_view=2, one_view=1, subsets=3, full=0),
     "5. ablations": dict(two_view=8, one_view=0, subsets=2, full=1),
     "6. benchmarks": dict(two_view=0, one_view=0, subsets=0, full=0),
+    "7. your images": dict(two_view=1, one_view=0, subsets=1, full=0),
 }
 
 
@@ -42,6 +43,19 @@ def forward_flops(size: int) -> float:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model.raw(torch.rand(1, 3, size, size))
     return counter.get_total_flops()
+
+
+def chapter_minutes(profile: str = "gpu", utilisation: float = 0.02) -> dict:
+    """Estimated minutes per chapter (CHAPTERS' keys) on a T4 at ``utilisation``."""
+    prof = profile_settings(profile)
+    size, epochs, n_train, n_test = (prof["image_size"], prof["epochs"], prof["train_limit"] or 5000,
+                                     prof["test_limit"] or 10000)
+    rate = T4_FP16_PEAK * utilisation / forward_flops(size)
+    evaluation = (epochs + 1) * (n_train + n_test + 500)
+    per_run = {2: 3 * 2 * n_train * epochs + evaluation, 1: 3 * n_train * epochs + evaluation}
+    return {name: (c["two_view"] * per_run[2] + c["one_view"] * per_run[1]
+                   + c["subsets"] * (n_train + n_test) + c["full"] * 60000) / rate / 60
+            for name, c in CHAPTERS.items()}
 
 
 def main():

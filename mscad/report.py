@@ -370,3 +370,52 @@ def complete_seeds(results: pd.DataFrame, objectives=None) -> list:
         if len(part.groupby(["normal_class", "objective"])) == wanted:
             done.append(seed)
     return sorted(done)
+
+
+def margin_interval(better: pd.DataFrame, worse: pd.DataFrame) -> dict:
+    """Mean over classes of ``better`` - ``worse`` (ROC-AUC points) per seed, for the
+    classes and seeds both have, and its 95% interval over seeds: {"mean", "low", "high",
+    "seeds", "classes", "per_seed"}."""
+    a = better.pivot_table(index="seed", columns="normal_class", values="auroc")
+    b = worse.pivot_table(index="seed", columns="normal_class", values="auroc")
+    diff = (a - b).dropna(how="all").dropna(axis=1)
+    if diff.empty:
+        raise MscadError("no class and seed have results on both sides of the comparison.")
+    per_seed = diff.mean(axis=1)
+    mean, low, high = interval(per_seed)
+    return dict(mean=mean, low=low, high=high, seeds=len(per_seed), classes=diff.shape[1],
+                per_seed=per_seed)
+
+
+def verdict(m: dict) -> str:
+    """'holds' when the whole 95% interval of a claimed positive margin is above 0,
+    'reversed' when it is below 0, else 'unresolved' (one seed: no interval, unresolved)."""
+    if np.isnan(m["low"]):
+        return "unresolved (one seed)"
+    if m["low"] > 0:
+        return "holds"
+    if m["high"] < 0:
+        return "reversed"
+    return "unresolved"
+
+
+def claim_row(claim: str, paper: str, m: dict) -> dict:
+    """One row of a "what reproduces" table."""
+    ours = (f"{m['mean']:+.1f}" if np.isnan(m["low"])
+            else f"{m['mean']:+.1f} [{m['low']:+.1f}, {m['high']:+.1f}]")
+    return {"the paper's claim": claim, "paper": paper,
+            f"ours: margin, points [95% interval]": ours,
+            "classes x seeds": f"{m['classes']} x {m['seeds']}", "verdict": verdict(m)}
+
+
+def objective_intervals(results: pd.DataFrame) -> pd.DataFrame:
+    """Per objective: the mean ROC-AUC % over the classes complete in every seed, its 95%
+    interval over seeds, and the counts behind it (the rows of Tables 2, 3 and 5)."""
+    per_seed = seed_means(results)
+    n_classes = len(complete_seeded_classes(results))
+    rows = {}
+    for objective in per_seed.columns:
+        mean, low, high = interval(per_seed[objective])
+        rows[objective] = {"mean": mean, "95% low": low, "95% high": high,
+                           "seeds": int(per_seed[objective].notna().sum()), "classes": n_classes}
+    return pd.DataFrame(rows).T.astype({"seeds": int, "classes": int})

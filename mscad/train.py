@@ -289,7 +289,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch,
                                  ckpt_path, scaler)
         record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)),
-                      **dict.fromkeys(history[0].keys() - {"epoch", "auroc", "loss", "seconds"}))
+                      **dict.fromkeys(k for k in history[0] if k not in ("epoch", "auroc", "loss",
+                                                                          "seconds")))
         if epoch % cfg.eval_every == 0 or epoch == last_epoch:
             ev = evaluated(epoch, losses)
             record.update(auroc=ev["auroc"], **ev["stats"])

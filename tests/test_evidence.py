@@ -158,3 +158,27 @@ def test_a_running_sweep_shows_only_its_finished_seeds(tmp_path):
     assert complete_seeds(partial, ["dn2", "contrastive"]) == [0, 1, 2]
     table = sweep_beside(partial, ["dn2", "msc"])
     assert table.loc["airplane", "msc (ours)"] == "84.5 ± 0.7"  # seeds 0 and 1 only
+
+
+def test_margin_interval_and_verdict(tmp_path):
+    from mscad.report import margin_interval, verdict
+
+    r = seeded_results(tmp_path)
+    m = margin_interval(r[r.objective == "msc"], r[r.objective == "dn2"])
+    per_seed = [(5 + 2) / 2, (3 + 2) / 2, (7 + 1) / 2]
+    assert m["mean"] == pytest.approx(np.mean(per_seed)) and m["seeds"] == 3 and m["classes"] == 2
+    assert (m["low"], m["high"]) == pytest.approx(interval(per_seed)[1:])
+    assert verdict(m) == "holds"
+    assert verdict(dict(low=-1.0, high=2.0)) == "unresolved"
+    assert verdict(dict(low=-3.0, high=-1.0)) == "reversed"
+    assert verdict(dict(low=float("nan"), high=float("nan"))).startswith("unresolved")
+
+
+def test_objective_intervals_are_over_seed_means(tmp_path):
+    from mscad.report import objective_intervals
+
+    table = objective_intervals(seeded_results(tmp_path))
+    msc_per_seed = [(85 + 72) / 2, (84 + 73) / 2, (86 + 71) / 2]
+    assert table.loc["msc", "mean"] == pytest.approx(np.mean(msc_per_seed))
+    assert table.loc["msc", "95% high"] == pytest.approx(interval(msc_per_seed)[2])
+    assert table.loc["msc", "seeds"] == 3 and table.loc["msc", "classes"] == 2
