@@ -85,7 +85,7 @@ def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
     angles = np.radians(90 + rng.uniform(-spread_deg, spread_deg, n))
     z = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     c = z.mean(axis=0)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
     t = np.linspace(0, 2 * np.pi, 200)
     for ax, origin, title in ((axes[0], np.zeros(2), "around the origin (contrastive, Eq. 2)"),
                               (axes[1], c, "around the center c (mean-shifted, Eq. 4)")):
@@ -98,13 +98,13 @@ def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
         directions = z - origin
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
         spread = arc_span(np.arctan2(directions[:, 1], directions[:, 0]))
-        ax.set_title(f"{title}\nangular spread of the points: {spread:.0f} deg", fontsize=9)
+        ax.set_title(f"{title}\nangular spread of the points: {spread:.0f} deg", fontsize=10)
         ax.set_aspect("equal")
         ax.set_xlim(-1.2, 1.2)
         ax.set_ylim(-0.3, 1.2)
         ax.set_xlabel("feature 1")
         ax.set_ylabel("feature 2")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=9, loc="lower left")
     fig.tight_layout()
     return fig
 

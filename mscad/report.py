@@ -419,3 +419,21 @@ def objective_intervals(results: pd.DataFrame) -> pd.DataFrame:
         rows[objective] = {"mean": mean, "95% low": low, "95% high": high,
                            "seeds": int(per_seed[objective].notna().sum()), "classes": n_classes}
     return pd.DataFrame(rows).T.astype({"seeds": int, "classes": int})
+
+
+def finished_seeds_of(name: str, objectives) -> tuple[pd.DataFrame, str]:
+    """The committed results ``name`` (e.g. ``sweep-cpu``) restricted to ``objectives`` and
+    to the seeds that are finished for every class, and one line saying what that is. A
+    sweep still running (or not started: no folder yet) gives an empty frame and says so,
+    so a chapter can show its table when the evidence exists and a plain sentence before."""
+    objectives = list(objectives)
+    try:
+        results = load_results(results_folder(name))
+    except MscadError:
+        return pd.DataFrame(), f"results/{name} is not committed yet: no finished seed to show."
+    results = results[results.objective.isin(objectives)]
+    seeds = complete_seeds(results, objectives) if len(results) else []
+    if not seeds:
+        return results.iloc[:0], f"results/{name} has no finished seed of {', '.join(objectives)} yet."
+    done = results[results.seed.isin(seeds)]
+    return done, f"results/{name}: {describe_scale(done)}"

@@ -114,3 +114,24 @@ def test_every_chapter_reads_as_a_lesson():
         for cell in code:
             for line in "".join(cell["source"]).splitlines():
                 assert len(line) <= 88, f"{path.name}: code line of {len(line)} characters: {line}"
+
+
+def test_execute_injects_parameters_after_the_parameters_cell():
+    import nbformat
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("execute", ROOT / "book" / "execute.py")
+    execute = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(execute)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# title"),
+        nbformat.v4.new_code_cell("NORMAL_CLASS = None\nSEED = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(NORMAL_CLASS, SEED)")])
+    execute.inject_parameters(nb, {"NORMAL_CLASS": execute.parse_value('"cat"'),
+                                   "SEED": execute.parse_value("3")})
+    injected = nb.cells[2]
+    assert injected.metadata["tags"] == ["injected-parameters"]
+    assert "NORMAL_CLASS = 'cat'" in injected.source and "SEED = 3" in injected.source
+    assert execute.parse_value("cat") == "cat"  # not a literal: a string
+    with pytest.raises(SystemExit, match="EPOCHS is not set"):
+        execute.inject_parameters(nb, {"EPOCHS": 5})

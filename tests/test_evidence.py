@@ -182,3 +182,16 @@ def test_objective_intervals_are_over_seed_means(tmp_path):
     assert table.loc["msc", "mean"] == pytest.approx(np.mean(msc_per_seed))
     assert table.loc["msc", "95% high"] == pytest.approx(interval(msc_per_seed)[2])
     assert table.loc["msc", "seeds"] == 3 and table.loc["msc", "classes"] == 2
+
+
+def test_finished_seeds_of_a_sweep_not_there_or_running(tmp_path, monkeypatch):
+    from mscad.report import finished_seeds_of
+
+    monkeypatch.setenv("MSCAD_RESULTS", str(tmp_path))
+    empty, status = finished_seeds_of("sweep", ["dn2", "msc"])
+    assert empty.empty and "not committed yet" in status
+    results = seeded_results(tmp_path / "sweep")
+    (tmp_path / "sweep" / "msc" / "bird-seed2.json").unlink()
+    done, status = finished_seeds_of("sweep", ["dn2", "msc"])
+    assert sorted(done.seed.unique()) == [0, 1] and "2 seeds" in status
+    assert set(done.objective) == {"dn2", "msc"} and len(results) > len(done)
