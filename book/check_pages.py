@@ -17,6 +17,7 @@ Exit status 1 with one line per problem.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from html.parser import HTMLParser
@@ -26,6 +27,7 @@ from urllib.parse import unquote, urlparse
 # (tag, attribute) pairs that make the browser fetch something while the page loads
 LOADING = {("script", "src"), ("img", "src"), ("iframe", "src"), ("source", "src"),
            ("video", "src"), ("audio", "src"), ("embed", "src"), ("object", "data")}
+CSS_LOADS = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])((?:https?:)?//[^'")\s]+)""")
 LOADING_LINK_RELS = {"stylesheet", "icon", "shortcut icon", "preload", "modulepreload",
                      "apple-touch-icon", "manifest"}
 
@@ -57,6 +59,7 @@ def static_problems(html_dir: Path) -> list[str]:
     pages = _pages(html_dir)
     if not pages:
         return [f"{html_dir}: no HTML pages; build the book first (jupyter-book build .)"]
+    stylesheets = set()
     for page in pages:
         parser = _Loads()
         parser.feed(page.read_text(errors="replace"))
@@ -69,6 +72,12 @@ def static_problems(html_dir: Path) -> list[str]:
                 target = (page.parent / unquote(parsed.path)).resolve()
                 if parsed.path and not target.exists():
                     problems.append(f"{name}: <{tag}> loads {url}, which is not in the build")
+                elif target.suffix == ".css":
+                    stylesheets.add(target)
+    for sheet in sorted(stylesheets):  # a stylesheet's url() and @import load too
+        for url in CSS_LOADS.findall(sheet.read_text(errors="replace")):
+            problems.append(f"{sheet.relative_to(html_dir.resolve())}: loads {url} from another "
+                            "host (not offline)")
     return problems
 
 

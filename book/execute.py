@@ -22,6 +22,7 @@ Timings of the committed runs are appended to book/timings.json (profile, chapte
 machine, threads).
 """
 import ast
+import re
 import argparse
 import copy
 import json
@@ -65,7 +66,7 @@ def inject_parameters(nb, parameters: dict):
         raise SystemExit("execute: this chapter has no cell tagged 'parameters' to override.")
     known = nb.cells[where[0]].source
     for name in parameters:
-        if f"{name} =" not in known and f"{name}=" not in known:
+        if not re.search(rf"^{re.escape(name)}\s*=", known, re.M):  # a whole name, set there
             raise SystemExit(f"execute: {name} is not set in the parameters cell:\n{known}")
     source = "# Injected parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
@@ -100,6 +101,8 @@ def main(argv=None):
     if args.parameter or args.out:
         if len(args.notebooks) != 1 or not args.out or args.cells or args.scrub_only:
             parser.error("-p/--out run one notebook with other parameters into --out")
+        if args.out.resolve() == args.notebooks[0].resolve():
+            parser.error("--out must be another file: the committed chapter keeps its outputs")
         nb = nbformat.read(args.notebooks[0], as_version=4)
         inject_parameters(nb, {k: parse_value(v) for k, v in args.parameter})
         start = time.time()

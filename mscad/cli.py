@@ -170,8 +170,8 @@ def cmd_sweep(args):
 
 
 def cmd_table(args):
-    from .report import (ORDERING_OBJECTIVES, load_results, ordering_summary, ordering_text,
-                         scale_groups, scale_tables)
+    from .report import (ORDERING_OBJECTIVES, complete_seeds, finished_groups, load_results,
+                         ordering_summary, ordering_text, scale_tables)
     from .results import check_writable
 
     out = check_writable(args.out) if args.out else None
@@ -182,9 +182,9 @@ def cmd_table(args):
                              f"{', '.join(sorted(set(results.dataset)))}.")
         results = results[results.dataset == args.dataset]
     chunks = []
-    for (title, table), part in zip(scale_tables(results), scale_groups(results)):
+    for (title, table), part in zip(scale_tables(results), finished_groups(results)):
         chunks.append(f"### {title}; ROC-AUC %\n\n" + table.to_markdown(floatfmt=".1f"))
-        if ORDERING_OBJECTIVES <= set(part.objective):  # the paper's claims, counted across seeds
+        if ORDERING_OBJECTIVES <= set(part.objective) and complete_seeds(part):  # the paper's claims
             chunks.append("Orderings the paper claims, margin in ROC-AUC points (mean over classes; "
                           "95% interval over seeds):\n\n" + ordering_text(ordering_summary(part)).to_markdown())
     text = "\n\n".join(chunks) + "\n"

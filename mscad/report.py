@@ -86,11 +86,27 @@ def scale_tables(results: pd.DataFrame) -> list:
     """[(title, per-class table)] for every data set and scale in ``results``; with several
     seeds the cells read "mean ± sd" and the mean row "mean [95% interval]"."""
     tables = []
-    for part in scale_groups(results):
+    for part in finished_groups(results):
         ds, backbone = part.dataset.iloc[0], part.backbone.iloc[0]
-        table = per_class_table(part, ds) if part.seed.nunique() == 1 else seed_table(part, ds)
+        several = part.seed.nunique() > 1 and complete_seeds(part)
+        table = seed_table(part, ds) if several else per_class_table(part, ds)
         tables.append((f"{ds}, {backbone} ({describe_scale(part)})", table))
     return tables
+
+
+def finished_groups(results: pd.DataFrame) -> list:
+    """:func:`scale_groups`, each cut down to its finished seeds when it has several (a
+    sweep still running shows the seeds that have every class and objective); a group
+    with several seeds and none finished keeps them all (its table then averages
+    whatever is there, class by class)."""
+    groups = []
+    for part in scale_groups(results):
+        if part.seed.nunique() > 1:
+            done = complete_seeds(part)
+            if done:
+                part = part[part.seed.isin(done)]
+        groups.append(part)
+    return groups
 
 
 def interval(values, level: float = 0.95) -> tuple:
@@ -109,14 +125,14 @@ def interval(values, level: float = 0.95) -> tuple:
 def complete_seeded_classes(results: pd.DataFrame) -> list:
     """Classes with a result for every objective in every seed present."""
     wanted = results.objective.nunique() * results.seed.nunique()
-    counts = results.groupby("normal_class").apply(lambda g: len(g.groupby(["objective", "seed"])),
-                                                     include_groups=False)
+    counts = results.drop_duplicates(["normal_class", "objective", "seed"]).groupby("normal_class").size()
     return _in_paper_order(results.dataset.iloc[0], counts[counts == wanted].index)
 
 
 def seed_means(results: pd.DataFrame) -> pd.DataFrame:
     """Seeds x objectives: each seed's mean ROC-AUC % over the classes complete in every
     seed (the quantity whose spread the intervals describe)."""
+    _one_setting(results)
     classes = complete_seeded_classes(results)
     if not classes:
         raise MscadError("no class has every objective in every seed; finish the sweep first.")
@@ -169,7 +185,7 @@ def ordering_summary(results: pd.DataFrame) -> pd.DataFrame:
         margins = pd.DataFrame({seed: checks[claim] for seed, checks in per_seed.items()})
         mean, low, high = interval(margins.mean())
         rows[claim] = {"classes where it holds in every seed": int((margins > 0).all(axis=1).sum()),
-                       "in no seed": int((margins <= 0).all(axis=1).sum()), "classes": len(margins),
+                       "in no seed": int((margins < 0).all(axis=1).sum()), "classes": len(margins),
                        "seeds": margins.shape[1], "mean margin": mean, "95% low": low, "95% high": high}
     return pd.DataFrame(rows).T.astype({"classes where it holds in every seed": int, "in no seed": int,
                                          "classes": int, "seeds": int})
@@ -362,6 +378,9 @@ def sweep_beside(results: pd.DataFrame, objectives, dataset: str = "cifar10") ->
 def complete_seeds(results: pd.DataFrame, objectives=None) -> list:
     """The seeds in which every class present has a result for every objective (all the
     results' objectives, or ``objectives``): a sweep still running shows only finished seeds."""
+    if results.empty:
+        return []
+    _one_setting(results)
     objectives = list(objectives or results.objective.unique())
     classes = results.normal_class.unique()
     wanted = len(classes) * len(objectives)
@@ -376,6 +395,7 @@ def margin_interval(better: pd.DataFrame, worse: pd.DataFrame) -> dict:
     """Mean over classes of ``better`` - ``worse`` (ROC-AUC points) per seed, for the
     classes and seeds both have, and its 95% interval over seeds: {"mean", "low", "high",
     "seeds", "classes", "per_seed"}."""
+    _one_setting(pd.concat([better, worse]))
     a = better.pivot_table(index="seed", columns="normal_class", values="auroc")
     b = worse.pivot_table(index="seed", columns="normal_class", values="auroc")
     diff = (a - b).dropna(how="all").dropna(axis=1)

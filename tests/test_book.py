@@ -84,6 +84,10 @@ def test_page_check_finds_loads_from_other_hosts_and_missing_files(tmp_path):
                     '<link rel="stylesheet" href="//fonts.example.org/a.css"><img src="missing.png">')
     problems = check.static_problems(tmp_path)
     assert len(problems) == 4
+    (tmp_path / "_static" / "theme.css").write_text(
+        "@font-face { src: url('https://fonts.gstatic.com/x.woff2'); } a { color: red }")
+    page.write_text('<link rel="stylesheet" href="_static/theme.css">')
+    assert any("fonts.gstatic.com" in p for p in check.static_problems(tmp_path))
     assert any("cdn.jsdelivr.net" in p for p in problems) and any("missing.png" in p for p in problems)
 
 
@@ -135,3 +139,5 @@ def test_execute_injects_parameters_after_the_parameters_cell():
     assert execute.parse_value("cat") == "cat"  # not a literal: a string
     with pytest.raises(SystemExit, match="EPOCHS is not set"):
         execute.inject_parameters(nb, {"EPOCHS": 5})
+    with pytest.raises(SystemExit, match="CLASS is not set"):  # a part of NORMAL_CLASS
+        execute.inject_parameters(nb, {"CLASS": "cat"})

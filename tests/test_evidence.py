@@ -195,3 +195,29 @@ def test_finished_seeds_of_a_sweep_not_there_or_running(tmp_path, monkeypatch):
     done, status = finished_seeds_of("sweep", ["dn2", "msc"])
     assert sorted(done.seed.unique()) == [0, 1] and "2 seeds" in status
     assert set(done.objective) == {"dn2", "msc"} and len(results) > len(done)
+
+
+def test_table_of_a_running_sweep_shows_its_finished_seeds(tmp_path, capsys):
+    seeded_results(tmp_path)
+    (tmp_path / "msc" / "bird-seed2.json").unlink()  # seed 2 still running
+    assert main(["table", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 seeds" in out and "holds in every seed" in out
+    for f in tmp_path.rglob("*-seed[12].json"):
+        f.unlink()
+    (tmp_path / "msc" / "bird-seed0.json").unlink()  # one seed, not even finished
+    assert main(["table", str(tmp_path)]) == 0
+    assert "seed 0" in capsys.readouterr().out
+
+
+def test_results_of_two_settings_are_never_pooled_into_one_interval(tmp_path):
+    from mscad.report import seed_means
+
+    seeded_results(tmp_path)
+    write(tmp_path / "tau", "msc", "airplane", 0, 0.9, temperature=0.5)  # another scale
+    with pytest.raises(MscadError, match="scales"):
+        seed_means(load_results(tmp_path))
+    (tmp_path / "tau" / "msc" / "airplane-seed0.json").unlink()
+    write(tmp_path / "lr", "msc", "airplane", 0, 0.9, lr=0.5)  # same scale, another lr
+    with pytest.raises(MscadError, match="other settings"):
+        seed_means(load_results(tmp_path))
