@@ -221,3 +221,15 @@ def test_results_of_two_settings_are_never_pooled_into_one_interval(tmp_path):
     write(tmp_path / "lr", "msc", "airplane", 0, 0.9, lr=0.5)  # same scale, another lr
     with pytest.raises(MscadError, match="other settings"):
         seed_means(load_results(tmp_path))
+
+
+def test_the_cpu_profile_uses_the_validation_chosen_learning_rates():
+    from pathlib import Path
+
+    from mscad.config import PROFILES
+
+    chosen = json.loads((Path(__file__).resolve().parents[1] / "results" / "selection-cpu"
+                         / "CHOSEN.json").read_text())
+    assert PROFILES["cpu"]["lr_by_objective"] == chosen["lr"]
+    assert "validation" in chosen["protocol"]
+    assert PROFILES["gpu"]["lr_by_objective"] == chosen["lr"]  # the gpu lesson uses them too
