@@ -146,7 +146,10 @@ def browser_problems(html_dir: Path, shots: Path) -> tuple[list[str], list[str]]
             for entry in driver.get_log("browser"):
                 if entry.get("level") == "SEVERE":
                     problems.append(f"{name}: console error: {entry.get('message', '')[:200]}")
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1280, min(int(height), 16000))  # the whole page, for a reader
             driver.save_screenshot(str(shots / (name.replace("/", "_").removesuffix(".html") + ".png")))
+            driver.set_window_size(1280, 1600)
             lines.append(f"{name}: {state['math']} math, {state['images']} images")
     finally:
         driver.quit()

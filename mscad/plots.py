@@ -134,7 +134,8 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
     epoch around the origin (solid) and around the pretrained center c (dashed), in three
     panels. ``uniform_reference``: the uniformity loss of unit vectors spread over a
     high-dimensional sphere (|u - v|^2 = 2 for almost every pair: -4), drawn in (b)."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, grid = plt.subplots(2, 2, figsize=(10, 7))
+    axes, legend_ax = grid.flat[:3], grid.flat[3]
     colors = dict(zip(runs, sns.color_palette("deep", len(runs))))
     for ax, (key, ylabel, title) in zip(axes, MECHANISM_PANELS):
         for label, r in runs.items():
@@ -152,6 +153,7 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(alpha=0.3)
     handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, -0.12))
+    legend_ax.axis("off")
+    legend_ax.legend(handles, labels, loc="center", fontsize=10, frameon=False)
     fig.tight_layout()
     return fig
