@@ -3,22 +3,25 @@
 # `mscad sweep`, so running this script again skips finished runs and resumes the rest.
 #
 #   A  selection (validation split only, never test images): DN2 on all ten classes (the
-#      showcase-class rule) and each objective's learning rate on a grid
-#   B  the six-objective sweep on all ten classes, seeds 0, 1, 2, with the chosen lrs
+#      showcase-class rule) and each objective's learning rate on a grid, each run 10
+#      epochs evaluated at 5 and 10: the lr and the training length are chosen together
+#   B  the six-objective sweep on all ten classes, seeds 0, 1, 2, with the chosen lrs and
+#      epochs
 #   C  multi-class (Table 5): each class anomalous in turn, DN2 and MSC, three seeds
 #   D  few-shot (Table 2 sizes): 200 and 500 normal images, DN2 and MSC, three seeds
 #   E  temperature (tau 0.1 and 0.5; 0.25 is B's), MSC, all ten classes, three seeds
 #
 # Usage: MSCAD_DATA=/path/to/data experiments/evidence.sh [A|B|C|D|E ...]   (default: all)
-# Runs and progress go to results/; expect about 5 hours on 2 CPU cores in all.
+# Runs and progress go to results/; expect about 4 hours on 2 CPU cores for B to E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export MSCAD_PROFILE=cpu
 SWEEP="$PY -m mscad sweep --dataset cifar10 --quiet"
 SEEDS=0,1,2
-# Evaluating at epochs 0, 5 and 10 only: the sweep needs the final ROC-AUC, and the
-# evaluation of every epoch costs a quarter of a run (the chapters' deep dives keep it).
+# Evaluating every 5th epoch only: the sweep needs the final ROC-AUC, and the evaluation
+# of every epoch costs a quarter of a run (the chapters' deep dives keep it). The
+# selection runs' evaluations at epochs 5 and 10 are what lets stage A choose the length.
 EVAL="--eval-every 5"
 # Selection classes: the first five of CIFAR-10's order, fixed before any run (ten
 # classes x 15 objective/lr pairs would cost about two hours more on 2 cores).
@@ -27,15 +30,17 @@ declare -A GRID=([msc]="1e-2 1e-3 1e-4" [msc-angular]="1e-2 1e-3 1e-4" [contrast
                  [angular-center]="1e-2 1e-3 1e-4" [center]="1e-6 1e-7 1e-8")
 OBJECTIVES="center angular-center contrastive msc msc-angular"
 
-chosen_lr() {  # the validation protocol's lr for objective $1 (stage A must be complete)
-  $PY experiments/select_lr.py --objective "$1"
+chosen() {  # the validation protocol's lr and epochs for objective $1 (after stage A)
+  echo "--lr $($PY experiments/select_lr.py --objective "$1")" \
+       "--epochs $($PY experiments/select_lr.py --objective "$1" --epochs)"
 }
 
 stage_A() {
   $SWEEP --classes all --objectives dn2 --evaluate-on validation --out-dir results/selection-cpu/dn2
   for o in $OBJECTIVES; do
     for lr in ${GRID[$o]}; do
-      $SWEEP --classes $SELECTION_CLASSES --objectives "$o" --lr "$lr" --evaluate-on validation $EVAL \
+      $SWEEP --classes $SELECTION_CLASSES --objectives "$o" --lr "$lr" --epochs 10 \
+        --evaluate-on validation $EVAL \
         --out-dir "results/selection-cpu/$o/lr$lr"
     done
   done
@@ -46,7 +51,7 @@ stage_B() {
   for seed in ${SEEDS//,/ }; do
     $SWEEP --classes all --objectives dn2 --seeds "$seed" --out-dir results/sweep-cpu
     for o in msc contrastive center msc-angular angular-center; do
-      $SWEEP --classes all --objectives "$o" --lr "$(chosen_lr "$o")" --seeds "$seed" $EVAL \
+      $SWEEP --classes all --objectives "$o" $(chosen "$o") --seeds "$seed" $EVAL \
         --out-dir results/sweep-cpu
     done
   done
@@ -54,21 +59,21 @@ stage_B() {
 
 stage_C() {
   $SWEEP --setting multi-class --classes all --objectives dn2 --seeds $SEEDS --out-dir results/multiclass-cpu
-  $SWEEP --setting multi-class --classes all --objectives msc --lr "$(chosen_lr msc)" --seeds $SEEDS $EVAL \
+  $SWEEP --setting multi-class --classes all --objectives msc $(chosen msc) --seeds $SEEDS $EVAL \
     --out-dir results/multiclass-cpu
 }
 
 stage_D() {
   for n in 200 500; do
     $SWEEP --classes all --objectives dn2 --train-limit $n --seeds $SEEDS --out-dir "results/fewshot-cpu/n$n"
-    $SWEEP --classes all --objectives msc --lr "$(chosen_lr msc)" --train-limit $n --seeds $SEEDS $EVAL \
+    $SWEEP --classes all --objectives msc $(chosen msc) --train-limit $n --seeds $SEEDS $EVAL \
       --out-dir "results/fewshot-cpu/n$n"
   done
 }
 
 stage_E() {
   for tau in 0.1 0.5; do
-    $SWEEP --classes all --objectives msc --lr "$(chosen_lr msc)" --temperature $tau --seeds $SEEDS $EVAL \
+    $SWEEP --classes all --objectives msc $(chosen msc) --temperature $tau --seeds $SEEDS $EVAL \
       --out-dir "results/temperature-cpu/tau$tau"
   done
 }

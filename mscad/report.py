@@ -21,6 +21,14 @@ SCALE_KEYS = ("dataset", "backbone", "pretrained", "profile", "image_size", "bat
               "evaluate_on")
 
 
+def _run_seconds(result: dict):
+    """A run's cost in seconds: its wall time, or the sum of its epochs' seconds when that
+    is larger (a run resumed from a checkpoint records the wall time of its last part only)."""
+    epochs = sum(h.get("seconds") or 0 for h in result.get("history", []))
+    wall = result.get("wall_s")
+    return max(wall or 0, epochs) or None
+
+
 def load_results(folder: str | Path) -> pd.DataFrame:
     """One row per RESULT.json under ``folder`` (recursively). A file that is not valid
     JSON is named in a warning and left out; other JSON files (no auroc/config) are not
@@ -45,11 +53,13 @@ def load_results(folder: str | Path) -> pd.DataFrame:
                          normal_class=r.get("target_class") or c.get("normal_class") or c.get("anomalous_class"),
                          auroc=100 * r["auroc"], epoch0=100 * r["history"][0]["auroc"],
                          best=100 * max(h["auroc"] for h in r["history"] if h["auroc"] is not None),
+                         evaluated={h["epoch"]: 100 * h["auroc"] for h in r["history"]
+                                    if h.get("auroc") is not None and "epoch" in h},
                          epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
                          lr=c.get("lr"), evaluate_on=c.get("evaluate_on", "test"),
                          scale=tuple(c.get(k, "test" if k == "evaluate_on" else None) for k in SCALE_KEYS)
                          + ("multi-class" if c.get("anomalous_class") else "one-class",),
-                         wall_s=r.get("wall_s"), path=str(path)))
+                         wall_s=r.get("wall_s"), run_s=_run_seconds(r), path=str(path)))
     if not rows:
         extra = f" ({len(unreadable)} unreadable: {', '.join(unreadable[:3])})" if unreadable else ""
         raise MscadError(f"no result files (RESULT.json with auroc and config) under {folder}{extra}.")
@@ -310,9 +320,12 @@ def objective_means(results: pd.DataFrame) -> pd.Series:
 
 
 def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
-    """The learning-rate choice of the validation protocol: per objective and lr, the mean
-    validation ROC-AUC % over the classes every lr of that objective has, and ``chosen``
-    marking the best lr of each objective. Results measured on test images are refused:
+    """The validation protocol's choice of learning rate and training length: per
+    objective, lr and number of epochs (each evaluated epoch after 0 of a run stands for a
+    run of that length: an epoch's batches and augmentations are seeded by the epoch alone,
+    and SGD's rate is constant), the mean validation ROC-AUC % over the classes every lr of
+    that objective has, and ``chosen`` marking the best pair of each objective. Epoch 0
+    (DN2, no training) is not a candidate. Results measured on test images are refused:
     settings are never chosen on them."""
     if results.empty:
         raise MscadError("no selection results to choose from.")
@@ -322,14 +335,18 @@ def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
                          f"{on_test.path.iloc[0]}); choose settings on --evaluate-on validation runs only.")
     rows = []
     for objective, part in results[results.objective != "dn2"].groupby("objective"):
-        table = part.pivot_table(index="normal_class", columns="lr", values="auroc").dropna()
+        long = pd.DataFrame([dict(normal_class=r.normal_class, lr=r.lr, epochs=e, auroc=a)
+                             for r in part.itertuples() for e, a in r.evaluated.items() if e > 0])
+        table = long.pivot_table(index="normal_class", columns=["lr", "epochs"],
+                                 values="auroc").dropna()
         if table.empty:
             raise MscadError(f"no class has a validation result for every lr of {objective}.")
         means = table.mean()
-        for lr, value in means.items():
-            rows.append(dict(objective=objective, lr=lr, validation_auroc=value, classes=len(table),
-                             chosen=bool(lr == means.idxmax())))
-    return pd.DataFrame(rows).set_index(["objective", "lr"])
+        for (lr, epochs), value in means.items():
+            rows.append(dict(objective=objective, lr=lr, epochs=int(epochs),
+                             validation_auroc=value, classes=len(table),
+                             chosen=bool((lr, epochs) == means.idxmax())))
+    return pd.DataFrame(rows).set_index(["objective", "lr", "epochs"])
 
 
 def ordering_text(summary: pd.DataFrame) -> pd.DataFrame:
@@ -375,15 +392,17 @@ def sweep_beside(results: pd.DataFrame, objectives, dataset: str = "cifar10") ->
     return table[[c for c in table.columns if c.endswith("(ours)")]]
 
 
-def complete_seeds(results: pd.DataFrame, objectives=None) -> list:
-    """The seeds in which every class present has a result for every objective (all the
-    results' objectives, or ``objectives``): a sweep still running shows only finished seeds."""
+def complete_seeds(results: pd.DataFrame, objectives=None, classes=None) -> list:
+    """The seeds in which every class has a result for every objective (all the results'
+    objectives, or ``objectives``): a sweep still running shows only finished seeds. The
+    classes are those present in any seed, plus ``classes`` (e.g. the data set's whole
+    class list), so that a seed begun on a few classes is not taken for a finished one."""
     if results.empty:
         return []
     _one_setting(results)
     objectives = list(objectives or results.objective.unique())
-    classes = results.normal_class.unique()
-    wanted = len(classes) * len(objectives)
+    wanted_classes = set(results.normal_class.unique()) | set(classes or ())
+    wanted = len(wanted_classes) * len(objectives)
     done = []
     for seed, part in results[results.objective.isin(objectives)].groupby("seed"):
         if len(part.groupby(["normal_class", "objective"])) == wanted:
@@ -391,11 +410,33 @@ def complete_seeds(results: pd.DataFrame, objectives=None) -> list:
     return sorted(done)
 
 
-def margin_interval(better: pd.DataFrame, worse: pd.DataFrame) -> dict:
+def _without(results: pd.DataFrame, keys) -> pd.DataFrame:
+    """``results`` with the settings ``keys`` (names in SCALE_KEYS) blanked in their scale."""
+    blank = {SCALE_KEYS.index(k) for k in keys}
+    out = results.copy()
+    out["scale"] = [tuple(None if i in blank else v for i, v in enumerate(s)) for s in out.scale]
+    return out
+
+
+def margin_interval(better: pd.DataFrame, worse: pd.DataFrame, across=()) -> dict:
     """Mean over classes of ``better`` - ``worse`` (ROC-AUC points) per seed, for the
     classes and seeds both have, and its 95% interval over seeds: {"mean", "low", "high",
-    "seeds", "classes", "per_seed"}."""
-    _one_setting(pd.concat([better, worse]))
+    "seeds", "classes", "per_seed"}. The two sides must share one setting, except the
+    settings named in ``across`` (e.g. ``("temperature",)`` to pair MSC at two
+    temperatures class by class and seed by seed)."""
+    for key in across:
+        if key not in SCALE_KEYS:
+            raise MscadError(f"{key!r} is not a setting that separates results; "
+                             f"use one of {', '.join(SCALE_KEYS)}.")
+    if across:
+        for side in (better, worse):
+            _one_setting(side)
+        scales = set(_without(better, across).scale) | set(_without(worse, across).scale)
+        if len(scales) > 1:
+            raise MscadError(f"the two sides differ in more than {', '.join(across)}; "
+                             "select results of one setting first.")
+    else:
+        _one_setting(pd.concat([better, worse]))
     a = better.pivot_table(index="seed", columns="normal_class", values="auroc")
     b = worse.pivot_table(index="seed", columns="normal_class", values="auroc")
     diff = (a - b).dropna(how="all").dropna(axis=1)
@@ -419,12 +460,17 @@ def verdict(m: dict) -> str:
     return "unresolved"
 
 
+def format_margin(m: dict) -> str:
+    """A margin as "+1.2 [+0.3, +2.1]", or "+1.2 (one seed)" without an interval."""
+    if np.isnan(m["low"]):
+        return f"{m['mean']:+.1f} (one seed)"
+    return f"{m['mean']:+.1f} [{m['low']:+.1f}, {m['high']:+.1f}]"
+
+
 def claim_row(claim: str, paper: str, m: dict) -> dict:
     """One row of a "what reproduces" table."""
-    ours = (f"{m['mean']:+.1f}" if np.isnan(m["low"])
-            else f"{m['mean']:+.1f} [{m['low']:+.1f}, {m['high']:+.1f}]")
     return {"the paper's claim": claim, "paper": paper,
-            f"ours: margin, points [95% interval]": ours,
+            "ours: margin, points [95% interval]": format_margin(m),
             "classes x seeds": f"{m['classes']} x {m['seeds']}", "verdict": verdict(m)}
 
 
@@ -441,19 +487,50 @@ def objective_intervals(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).T.astype({"seeds": int, "classes": int})
 
 
-def finished_seeds_of(name: str, objectives) -> tuple[pd.DataFrame, str]:
+def finished_seeds_of(name: str, objectives, classes=None) -> tuple[pd.DataFrame, str]:
     """The committed results ``name`` (e.g. ``sweep-cpu``) restricted to ``objectives`` and
-    to the seeds that are finished for every class, and one line saying what that is. A
-    sweep still running (or not started: no folder yet) gives an empty frame and says so,
-    so a chapter can show its table when the evidence exists and a plain sentence before."""
+    to the seeds that are finished for every class (those present, plus ``classes``), and
+    one line saying what that is. A sweep still running (or not started: no folder yet)
+    gives an empty frame and says so, so a chapter can show its table when the evidence
+    exists and a plain sentence before."""
     objectives = list(objectives)
     try:
         results = load_results(results_folder(name))
     except MscadError:
         return pd.DataFrame(), f"results/{name} is not committed yet: no finished seed to show."
     results = results[results.objective.isin(objectives)]
-    seeds = complete_seeds(results, objectives) if len(results) else []
+    seeds = complete_seeds(results, objectives, classes) if len(results) else []
     if not seeds:
         return results.iloc[:0], f"results/{name} has no finished seed of {', '.join(objectives)} yet."
     done = results[results.seed.isin(seeds)]
     return done, f"results/{name}: {describe_scale(done)}"
+
+
+def dataset_classes(dataset: str) -> list | None:
+    """The whole class list of a registered data set whose classes are fixed (CIFAR-10,
+    CIFAR-100 superclasses), without reading any image; None for the others."""
+    from .data import CIFAR10_CLASSES, CIFAR100_SUPERCLASSES
+
+    return {"cifar10": list(CIFAR10_CLASSES),
+            "cifar100-coarse": list(CIFAR100_SUPERCLASSES)}.get(dataset)
+
+
+def lr_choices(selection: pd.DataFrame) -> pd.DataFrame:
+    """Per objective, the validation protocol's choice: the lr grid and the training
+    lengths it searched, the chosen lr and epochs, the mean validation ROC-AUC % there, and
+    where the lr sits in its grid ("inside", "smallest" or "largest": at an edge, a rate
+    beyond the grid might have done better)."""
+    table = lr_selection(selection).reset_index()
+    rows = {}
+    for objective, part in table.groupby("objective"):
+        grid = sorted(part.lr.unique())
+        best = part[part.chosen].iloc[0]
+        edge = ("smallest" if best.lr == grid[0] else "largest" if best.lr == grid[-1]
+                else "inside")
+        rows[objective] = {"lr grid": ", ".join(f"{lr:.0e}" for lr in grid),
+                           "epochs tried": ", ".join(map(str, sorted(part.epochs.unique()))),
+                           "chosen lr": f"{best.lr:.0e}", "chosen epochs": int(best.epochs),
+                           "validation ROC-AUC (%)": float(best.validation_auroc),
+                           "classes": int(best.classes), "lr in the grid": edge}
+    order = [o for o in OBJECTIVES if o in rows]
+    return pd.DataFrame(rows).T.loc[order].rename_axis("objective")

@@ -55,8 +55,9 @@ def write(folder, objective, cls, seed, auroc, **config):
     c = dict(dataset="cifar10", backbone="efficientnet_lite0", objective=objective, profile="cpu",
              normal_class=cls, anomalous_class=None, epochs=0 if objective == "dn2" else 10,
              image_size=64, seed=seed, **config)
-    path.write_text(json.dumps(dict(auroc=auroc, config=c, target_class=cls,
-                                    history=[dict(auroc=0.5), dict(auroc=auroc)])))
+    history = ([dict(epoch=0, auroc=auroc)] if c["epochs"] == 0
+               else [dict(epoch=0, auroc=0.5), dict(epoch=c["epochs"], auroc=auroc)])
+    path.write_text(json.dumps(dict(auroc=auroc, config=c, target_class=cls, history=history)))
 
 
 def test_lr_selection_picks_the_best_mean_and_refuses_test_results(tmp_path):
@@ -64,11 +65,27 @@ def test_lr_selection_picks_the_best_mean_and_refuses_test_results(tmp_path):
         for cls, a in zip(("airplane", "bird"), aurocs):
             write(tmp_path / f"lr{lr}", "msc", cls, 0, a, lr=lr, evaluate_on="validation")
     table = lr_selection(load_results(tmp_path))
-    assert table.loc[("msc", 1e-4), "chosen"] and not table.loc[("msc", 1e-3), "chosen"]  # 76 > 75
-    assert table.loc[("msc", 1e-3), "validation_auroc"] == pytest.approx(75.0)
+    assert table.loc[("msc", 1e-4, 10), "chosen"] and not table.loc[("msc", 1e-3, 10), "chosen"]
+    assert table.loc[("msc", 1e-3, 10), "validation_auroc"] == pytest.approx(75.0)  # 76 > 75
     write(tmp_path / "test", "msc", "airplane", 1, 0.9, lr=1e-2)  # evaluate_on absent = test
     with pytest.raises(MscadError, match="test images"):
         lr_selection(load_results(tmp_path))
+
+
+def test_selection_chooses_the_training_length_with_the_rate(tmp_path):
+    # a run evaluated at epochs 5 and 10 stands for a 5-epoch and a 10-epoch run
+    for lr, curves in ((1e-3, ((0.82, 0.79), (0.72, 0.70))), (1e-4, ((0.80, 0.81), (0.71, 0.72)))):
+        for cls, (at5, at10) in zip(("airplane", "bird"), curves):
+            write(tmp_path / f"lr{lr}", "msc", cls, 0, at10, lr=lr, evaluate_on="validation")
+            path = tmp_path / f"lr{lr}" / "msc" / f"{cls}-seed0.json"
+            r = json.loads(path.read_text())
+            r["history"] = [dict(epoch=0, auroc=0.6), dict(epoch=5, auroc=at5),
+                            dict(epoch=10, auroc=at10)]
+            path.write_text(json.dumps(r))
+    table = lr_selection(load_results(tmp_path))
+    assert len(table) == 4  # 2 rates x 2 lengths; epoch 0 (DN2) is not a candidate
+    assert table[table.chosen].index.tolist() == [("msc", 1e-3, 5)]  # 77 beats 76.5
+    assert table.loc[("msc", 1e-4, 10), "validation_auroc"] == pytest.approx(76.5)
 
 
 def test_interval_is_students_t():
@@ -223,7 +240,7 @@ def test_results_of_two_settings_are_never_pooled_into_one_interval(tmp_path):
         seed_means(load_results(tmp_path))
 
 
-def test_the_cpu_profile_uses_the_validation_chosen_learning_rates():
+def test_the_cpu_profile_uses_the_validation_chosen_learning_rates_and_epochs():
     from pathlib import Path
 
     from mscad.config import PROFILES
@@ -233,3 +250,68 @@ def test_the_cpu_profile_uses_the_validation_chosen_learning_rates():
     assert PROFILES["cpu"]["lr_by_objective"] == chosen["lr"]
     assert "validation" in chosen["protocol"]
     assert PROFILES["gpu"]["lr_by_objective"] == chosen["lr"]  # the gpu lesson uses them too
+    # one training length for all: if the objectives' chosen lengths ever differ, the
+    # profiles need an epochs_by_objective
+    assert set(chosen["epochs"].values()) == {PROFILES["cpu"]["epochs"]}
+    assert PROFILES["gpu"]["epochs"] == PROFILES["cpu"]["epochs"]
+
+
+def test_a_seed_begun_on_a_few_classes_is_not_finished(tmp_path):
+    from mscad.report import complete_seeds, finished_seeds_of
+
+    results = seeded_results(tmp_path)  # airplane and bird, every objective, seeds 0-2
+    assert complete_seeds(results) == [0, 1, 2]
+    # against the data set's whole class list, no seed has every class
+    assert complete_seeds(results, classes=["airplane", "bird", "cat"]) == []
+    write(tmp_path, "dn2", "cat", 0, 0.8)
+    write(tmp_path, "msc", "cat", 0, 0.9)
+    cat = load_results(tmp_path)
+    assert complete_seeds(cat, ["dn2", "msc"], classes=["airplane", "bird", "cat"]) == [0]
+
+
+def test_margin_across_a_named_setting_pairs_class_and_seed(tmp_path):
+    from mscad.report import format_margin, margin_interval
+
+    for seed in (0, 1):
+        for cls, (low, high) in {"airplane": (0.80, 0.83), "bird": (0.70, 0.71)}.items():
+            write(tmp_path / "t25", "msc", cls, seed, low + seed / 100, temperature=0.25)
+            write(tmp_path / "t50", "msc", cls, seed, high + seed / 100, temperature=0.5)
+    a, b = load_results(tmp_path / "t50"), load_results(tmp_path / "t25")
+    with pytest.raises(MscadError, match="mix"):
+        margin_interval(a, b)  # two temperatures are two settings
+    m = margin_interval(a, b, across=("temperature",))
+    assert m["mean"] == pytest.approx((3 + 1) / 2) and m["classes"] == 2 and m["seeds"] == 2
+    assert m["low"] == pytest.approx(m["high"])  # the same margin in both seeds
+    write(tmp_path / "e5", "msc", "airplane", 0, 0.8, temperature=0.5, train_limit=200)
+    with pytest.raises(MscadError, match="more than temperature"):
+        margin_interval(load_results(tmp_path / "e5"), b, across=("temperature",))
+    with pytest.raises(MscadError, match="not a setting"):
+        margin_interval(a, b, across=("colour",))
+    assert format_margin(dict(mean=1.23, low=0.5, high=2.0)) == "+1.2 [+0.5, +2.0]"
+    assert format_margin(dict(mean=-1.0, low=float("nan"), high=float("nan"))) == "-1.0 (one seed)"
+
+
+def test_a_resumed_run_costs_its_epochs_not_its_last_part(tmp_path):
+    from mscad.report import _run_seconds
+
+    whole = dict(wall_s=100.0, history=[dict(seconds=10.0), dict(seconds=80.0)])
+    resumed = dict(wall_s=30.0, history=[dict(seconds=10.0), dict(seconds=40.0),
+                                         dict(seconds=40.0)])
+    assert _run_seconds(whole) == 100.0 and _run_seconds(resumed) == 90.0
+    assert _run_seconds(dict(history=[dict(auroc=0.5)])) is None
+
+
+def test_lr_choices_say_where_the_choice_sits_in_its_grid(tmp_path):
+    from mscad.report import lr_choices
+
+    for cls in ("airplane", "bird"):
+        for lr, auc in ((1e-2, 0.70), (1e-3, 0.80), (1e-4, 0.75)):
+            write(tmp_path / f"msc{lr}", "msc", cls, 0, auc, lr=lr, evaluate_on="validation")
+        for lr, auc in ((1e-2, 0.60), (1e-3, 0.70), (1e-4, 0.75)):
+            write(tmp_path / f"con{lr}", "contrastive", cls, 0, auc, lr=lr,
+                  evaluate_on="validation")
+    table = lr_choices(load_results(tmp_path))
+    assert table.loc["msc", "chosen lr"] == "1e-03" and table.loc["msc", "lr in the grid"] == "inside"
+    assert table.loc["contrastive", "lr in the grid"] == "smallest"
+    assert table.loc["msc", "chosen epochs"] == 10 and table.loc["msc", "epochs tried"] == "10"
+    assert table.loc["contrastive", "validation ROC-AUC (%)"] == pytest.approx(75)

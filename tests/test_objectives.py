@@ -68,7 +68,8 @@ def test_registry_records():
 def test_per_objective_lr_and_momentum_from_the_profile():
     cpu = {o: TrainConfig(objective=o, profile="cpu").resolved() for o in OBJECTIVES}
     # each objective its own validation-chosen rate (results/selection-cpu/CHOSEN.json)
-    assert cpu["center"].lr == 1e-8 and cpu["center"].momentum == 0.9
+    assert cpu["center"].lr == 1e-7 and cpu["center"].momentum == 0.9
+    assert cpu["msc"].epochs == cpu["center"].epochs == 5
     assert cpu["angular-center"].lr == 1e-4 and cpu["angular-center"].momentum == 0.9
     assert cpu["msc"].lr == 1e-3 and cpu["contrastive"].lr == 1e-4 and cpu["msc"].momentum == 0.0
     assert cpu["dn2"].epochs == 0
