@@ -2,7 +2,8 @@
 in results/selection-cpu.
 
 Every run there was measured with --evaluate-on validation: held-out normal train images
-and the other classes' train images, never a test image, at epochs 0, 5 and 10. For each
+and the other classes' train images, never a test image, at epochs 0, 5 and 10
+(stage A runs 10 epochs with --eval-every 5). For each
 objective the (lr, epochs) pair with the best mean validation ROC-AUC over the selection
 classes is chosen (epochs 5 of a 10-epoch run is a 5-epoch run: each epoch is seeded by
 its number and SGD's rate is constant; epoch 0, no training, is not a candidate).

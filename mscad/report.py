@@ -323,8 +323,9 @@ def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
     """The validation protocol's choice of learning rate and training length: per
     objective, lr and number of epochs (each evaluated epoch after 0 of a run stands for a
     run of that length: an epoch's batches and augmentations are seeded by the epoch alone,
-    and SGD's rate is constant), the mean validation ROC-AUC % over the classes every lr of
-    that objective has, and ``chosen`` marking the best pair of each objective. Epoch 0
+    and SGD's rate is constant), the mean validation ROC-AUC % over the classes that have
+    every (lr, epochs) pair of that objective, and ``chosen`` marking the best pair of each
+    objective. Epoch 0
     (DN2, no training) is not a candidate. Results measured on test images are refused:
     settings are never chosen on them."""
     if results.empty:
@@ -335,6 +336,9 @@ def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
                          f"{on_test.path.iloc[0]}); choose settings on --evaluate-on validation runs only.")
     rows = []
     for objective, part in results[results.objective != "dn2"].groupby("objective"):
+        if part.scale.nunique() > 1 or part.duplicated(["normal_class", "lr", "seed"]).any():
+            raise MscadError(f"the selection results of {objective} mix scales or hold two runs "
+                             "of one class, lr and seed; keep one setting per lr.")
         long = pd.DataFrame([dict(normal_class=r.normal_class, lr=r.lr, epochs=e, auroc=a)
                              for r in part.itertuples() for e, a in r.evaluated.items() if e > 0])
         table = long.pivot_table(index="normal_class", columns=["lr", "epochs"],
@@ -432,7 +436,10 @@ def margin_interval(better: pd.DataFrame, worse: pd.DataFrame, across=()) -> dic
         for side in (better, worse):
             _one_setting(side)
         scales = set(_without(better, across).scale) | set(_without(worse, across).scale)
-        if len(scales) > 1:
+        # the training length and each objective's lr are not in the scale: check them too
+        training = {(o, e, lr) for side in (better, worse)
+                    for o, e, lr in zip(side.objective, side.epochs, side.lr) if e > 0}
+        if len(scales) > 1 or len(training) > len({o for o, _, _ in training}):
             raise MscadError(f"the two sides differ in more than {', '.join(across)}; "
                              "select results of one setting first.")
     else:
@@ -533,4 +540,5 @@ def lr_choices(selection: pd.DataFrame) -> pd.DataFrame:
                            "validation ROC-AUC (%)": float(best.validation_auroc),
                            "classes": int(best.classes), "lr in the grid": edge}
     order = [o for o in OBJECTIVES if o in rows]
-    return pd.DataFrame(rows).T.loc[order].rename_axis("objective")
+    table = pd.DataFrame(rows).T.loc[order].rename_axis("objective")
+    return table.astype({"chosen epochs": int, "validation ROC-AUC (%)": float, "classes": int})

@@ -287,6 +287,10 @@ def test_margin_across_a_named_setting_pairs_class_and_seed(tmp_path):
         margin_interval(load_results(tmp_path / "e5"), b, across=("temperature",))
     with pytest.raises(MscadError, match="not a setting"):
         margin_interval(a, b, across=("colour",))
+    write(tmp_path / "lr", "msc", "airplane", 0, 0.9, temperature=0.5, lr=1e-2)
+    write(tmp_path / "lr", "msc", "bird", 0, 0.9, temperature=0.5, lr=1e-2)
+    with pytest.raises(MscadError, match="more than temperature"):  # another lr
+        margin_interval(load_results(tmp_path / "lr"), b, across=("temperature",))
     assert format_margin(dict(mean=1.23, low=0.5, high=2.0)) == "+1.2 [+0.5, +2.0]"
     assert format_margin(dict(mean=-1.0, low=float("nan"), high=float("nan"))) == "-1.0 (one seed)"
 
@@ -315,3 +319,7 @@ def test_lr_choices_say_where_the_choice_sits_in_its_grid(tmp_path):
     assert table.loc["contrastive", "lr in the grid"] == "smallest"
     assert table.loc["msc", "chosen epochs"] == 10 and table.loc["msc", "epochs tried"] == "10"
     assert table.loc["contrastive", "validation ROC-AUC (%)"] == pytest.approx(75)
+    write(tmp_path / "again", "msc", "airplane", 0, 0.9, lr=1e-3, evaluate_on="validation",
+          train_limit=500)  # another scale beside the selection runs
+    with pytest.raises(MscadError, match="mix scales"):
+        lr_choices(load_results(tmp_path))

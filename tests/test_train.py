@@ -117,14 +117,18 @@ def test_msc_improves_over_dn2_on_real_cifar10(shared_data):
     assert result["auroc"] > result["history"][0]["auroc"]
 
 
-def test_a_shorter_run_is_the_start_of_a_longer_one(shapes_cfg):
+@pytest.mark.parametrize("objective", ["msc", "center"])  # no momentum / momentum 0.9
+def test_a_shorter_run_is_the_start_of_a_longer_one(shapes_cfg, objective):
     # The validation protocol reads epoch 2 of a 3-epoch run as a 2-epoch run (it chooses
     # the training length with the lr): each epoch is seeded by its number, SGD's rate is
     # constant, and evaluating more often must not change the training.
     import dataclasses
 
-    longer = fine_tune(dataclasses.replace(shapes_cfg, epochs=3, eval_every=1), progress=False)
-    shorter = fine_tune(dataclasses.replace(shapes_cfg, epochs=2, eval_every=2), progress=False)
+    cfg = dataclasses.replace(shapes_cfg, objective=objective,
+                              lr=1e-3 if objective == "msc" else 1e-5)
+    longer = fine_tune(dataclasses.replace(cfg, epochs=3, eval_every=1), progress=False)
+    shorter = fine_tune(dataclasses.replace(cfg, epochs=2, eval_every=2), progress=False)
     at2 = [h for h in longer.history if h["epoch"] == 2][0]
     assert shorter.auroc == pytest.approx(at2["auroc"], abs=1e-6)
     assert shorter.history[-1]["loss"] == pytest.approx(at2["loss"], rel=1e-5)
+    assert longer.history[1]["loss"] != pytest.approx(at2["loss"], rel=1e-4)  # it trained
