@@ -360,11 +360,12 @@ def ordering_text(summary: pd.DataFrame) -> pd.DataFrame:
             return f"{r['mean margin']:+.1f} (one seed: no interval)"
         return f"{r['mean margin']:+.1f} [{r['95% low']:+.1f}, {r['95% high']:+.1f}]"
 
+    n = int(summary.seeds.iloc[0])
     return pd.DataFrame({
         "holds in every seed": [f"{int(r['classes where it holds in every seed'])} of {int(r['classes'])} classes"
                                 for _, r in summary.iterrows()],
         "reversed in every seed": [f"{int(r['in no seed'])} of {int(r['classes'])}" for _, r in summary.iterrows()],
-        f"mean margin, points [95% interval over {int(summary.seeds.iloc[0])} seeds]":
+        f"mean margin, points [95% interval over {n} seed{'s' if n != 1 else ''}]":
             [margin(r) for _, r in summary.iterrows()],
     }, index=summary.index).rename_axis("the paper's claim")
 
