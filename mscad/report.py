@@ -325,8 +325,7 @@ def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
     run of that length: an epoch's batches and augmentations are seeded by the epoch alone,
     and SGD's rate is constant), the mean validation ROC-AUC % over the classes that have
     every (lr, epochs) pair of that objective, and ``chosen`` marking the best pair of each
-    objective. Epoch 0
-    (DN2, no training) is not a candidate. Results measured on test images are refused:
+    objective. Epoch 0 (DN2, no training) is not a candidate. Results measured on test images are refused:
     settings are never chosen on them."""
     if results.empty:
         raise MscadError("no selection results to choose from.")
