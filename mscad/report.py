@@ -244,7 +244,7 @@ def describe_scale(results: pd.DataFrame) -> str:
 
 
 def results_folder(name: str, start: str | Path | None = None) -> Path:
-    """Where the committed results ``name`` (e.g. ``cifar10-cpu``) live: ``$MSCAD_RESULTS/name``,
+    """Where the committed results ``name`` (e.g. ``sweep-cpu``) live: ``$MSCAD_RESULTS/name``,
     else ``results/name`` in the working directory or one of its parents (a chapter runs in
     ``book/``, the results are in the repository root)."""
     if os.environ.get("MSCAD_RESULTS"):

@@ -91,13 +91,8 @@ def test_page_check_finds_loads_from_other_hosts_and_missing_files(tmp_path):
     assert any("cdn.jsdelivr.net" in p for p in problems) and any("missing.png" in p for p in problems)
 
 
-# Chapter 5 still carries the outputs of the first one-seed sweep; book/drafts/05_ablations.md
-# replaces it when stages C to E of experiments/evidence.sh are committed (issue 14).
-AWAITING_EVIDENCE = {"05_ablations"}
-
-
 def lesson_chapters():
-    return [p for p in sorted((ROOT / "book").glob("0*.ipynb")) if p.stem not in AWAITING_EVIDENCE]
+    return sorted((ROOT / "book").glob("0*.ipynb"))
 
 
 def test_every_chapter_reads_as_a_lesson():
