@@ -357,7 +357,7 @@ def ordering_text(summary: pd.DataFrame) -> pd.DataFrame:
     def margin(r):
         if pd.isna(r["95% low"]):
             return f"{r['mean margin']:+.1f} (one seed: no interval)"
-        return f"{r['mean margin']:+.1f} [{r['95% low']:+.1f}, {r['95% high']:+.1f}]"
+        return format_margin(dict(mean=r["mean margin"], low=r["95% low"], high=r["95% high"]))
 
     n = int(summary.seeds.iloc[0])
     return pd.DataFrame({
@@ -468,10 +468,13 @@ def verdict(m: dict) -> str:
 
 
 def format_margin(m: dict) -> str:
-    """A margin as "+1.2 [+0.3, +2.1]", or "+1.2 (one seed)" without an interval."""
+    """A margin as "+1.2 [+0.3, +2.1]", or "+1.2 (one seed)" without an interval. A bound
+    that would round to 0.0 gets two decimals ("[+0.05, +0.3]"), so an interval that
+    excludes 0 never reads as if it touched it."""
     if np.isnan(m["low"]):
         return f"{m['mean']:+.1f} (one seed)"
-    return f"{m['mean']:+.1f} [{m['low']:+.1f}, {m['high']:+.1f}]"
+    bound = lambda x: f"{x:+.2f}" if x != 0 and round(x, 1) == 0 else f"{x:+.1f}"  # noqa: E731
+    return f"{m['mean']:+.1f} [{bound(m['low'])}, {bound(m['high'])}]"
 
 
 def claim_row(claim: str, paper: str, m: dict) -> dict:

@@ -293,6 +293,9 @@ def test_margin_across_a_named_setting_pairs_class_and_seed(tmp_path):
         margin_interval(load_results(tmp_path / "lr"), b, across=("temperature",))
     assert format_margin(dict(mean=1.23, low=0.5, high=2.0)) == "+1.2 [+0.5, +2.0]"
     assert format_margin(dict(mean=-1.0, low=float("nan"), high=float("nan"))) == "-1.0 (one seed)"
+    # a bound that rounds to zero keeps the side of zero it is on
+    assert format_margin(dict(mean=0.2, low=0.049, high=0.3)) == "+0.2 [+0.05, +0.3]"
+    assert format_margin(dict(mean=-0.2, low=-0.4, high=-0.014)) == "-0.2 [-0.4, -0.01]"
 
 
 def test_a_resumed_run_costs_its_epochs_not_its_last_part(tmp_path):
