@@ -10,8 +10,14 @@
 #   C  multi-class (Table 5): each class anomalous in turn, DN2 and MSC, three seeds
 #   D  few-shot (Table 2 sizes): 200 and 500 normal images, DN2 and MSC, three seeds
 #   E  temperature (tau 0.1 and 0.5; 0.25 is B's), MSC, all ten classes, three seeds
+#   F  collapse curves (the paper's Fig. 5): contrastive and MSC under one optimizer (MSC's
+#      validation-chosen SGD, lr 1e-3, as the paper's "replace the center loss with the
+#      contrastive loss" experiment), the center loss with PANDA's recipe at its own
+#      validation-chosen setting (momentum 0.9, lr 1e-7); 20 epochs, the test ROC-AUC after
+#      every epoch, all ten classes, seeds 0, 1, 2 (seed 0 complete first)
+#   G  multi-class center loss (the PANDA claim of Table 5), its chosen lr, three seeds
 #
-# Usage: MSCAD_DATA=/path/to/data experiments/evidence.sh [A|B|C|D|E ...]   (default: all)
+# Usage: MSCAD_DATA=/path/to/data experiments/evidence.sh [A|B|C|D|E|F|G ...]   (default: all)
 # Runs and progress go to results/; expect about 4 hours on 2 CPU cores for B to E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +75,22 @@ stage_D() {
     $SWEEP --classes all --objectives msc $(chosen msc) --train-limit $n --seeds $SEEDS $EVAL \
       --out-dir "results/fewshot-cpu/n$n"
   done
+}
+
+stage_F() {
+  for seed in ${SEEDS//,/ }; do
+    for o in contrastive msc; do
+      $SWEEP --classes all --objectives "$o" --lr 1e-3 --momentum 0 --epochs 20 --eval-every 1 \
+        --seeds "$seed" --out-dir results/collapse-cpu
+    done
+    $SWEEP --classes all --objectives center --lr 1e-7 --momentum 0.9 --epochs 20 --eval-every 1 \
+      --seeds "$seed" --out-dir results/collapse-cpu
+  done
+}
+
+stage_G() {
+  $SWEEP --setting multi-class --classes all --objectives center $(chosen center) --seeds $SEEDS $EVAL \
+    --out-dir results/multiclass-cpu
 }
 
 stage_E() {
