@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import MscadError
+from .results import is_result, result_json, set_aside, strict_json
+
 # The modules whose source can change a run's numbers (not the CLI, plots or reports).
 CODE_MODULES = ("augment", "backbones", "config", "data", "images", "losses", "metrics", "model",
                 "objectives", "scoring", "train")
@@ -65,9 +68,10 @@ def data_identity(data) -> str:
     return h.hexdigest()
 
 
-def run_key(cfg, data) -> str:
+def run_key(cfg, data, images: str | None = None) -> str:
+    """The cache key; ``images``: :func:`data_identity` of ``data`` if already computed."""
     settings = dict(cfg.as_dict(), device=str(cfg.device).split(":")[0])
-    blob = json.dumps(dict(settings=settings, data=data_identity(data), code=code_identity()),
+    blob = json.dumps(dict(settings=settings, data=images or data_identity(data), code=code_identity()),
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -78,25 +82,56 @@ def load_run(key: str, cfg):
     from .results import Run
 
     folder = cache_root() / "runs" / key
+    if not folder.exists():
+        return None
     try:
-        result = json.loads((folder / "result.json").read_text())
+        result = strict_json((folder / "result.json").read_text())
+        if not is_result(result):
+            raise ValueError("result.json is not an mscad result")
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    except (OSError, ValueError, RuntimeError, EOFError, KeyError):
-        return None  # absent or unreadable: train it again (and overwrite)
-    model = FeatureModel(cfg.backbone, pretrained=False)
-    model.load_state_dict(state["model"])
-    center = state["center"]
+        model = FeatureModel(cfg.backbone, pretrained=False)
+        model.load_state_dict(state["model"])
+        center = state["center"]
+    except Exception as e:  # noqa: BLE001 - any damage (truncated, garbage, a folder, a
+        # wrong shape, a pickle payload refused) makes the entry a miss, never a traceback
+        _set_entry_aside(folder, e)
+        return None
     model.to(cfg.device)
     return Run(result, model, None if center is None else center.to(cfg.device), from_cache=True)
 
 
-def store_run(key: str, run):
+def _set_entry_aside(folder: Path, error: Exception):
+    """A damaged entry is renamed (kept for a look, never served again) and retrained."""
+    import sys
+
+    try:
+        kept = set_aside(folder, "damaged")
+        where = f"kept as {kept.name}"
+    except OSError:
+        where = "could not be renamed"
+    print(f"mscad: the run cache entry {folder} is damaged ({type(error).__name__}); {where}, "
+          "training that run again.", file=sys.stderr)
+
+
+def store_run(key: str, run) -> bool:
+    """Store a finished run; on any failure (disk full, a damaged entry) say so and go on:
+    the run's result is never lost because the cache could not keep it."""
+    import sys
+
     folder = cache_root() / "runs" / key
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "model.pt.tmp"
-    torch.save(dict(model=run.model.state_dict(),
-                    center=None if run.center is None else run.center.detach().cpu()), tmp)
-    os.replace(tmp, folder / "model.pt")
-    tmp = folder / "result.json.tmp"
-    tmp.write_text(json.dumps(run.result, indent=1))
-    os.replace(tmp, folder / "result.json")  # last: a run without its result is not served
+    try:
+        if folder.exists() and not (folder / "result.json").is_file():
+            set_aside(folder, "damaged")  # a half-written or damaged entry: keep, do not reuse
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"model.pt.{os.getpid()}.tmp"
+        torch.save(dict(model=run.model.state_dict(),
+                        center=None if run.center is None else run.center.detach().cpu()), tmp)
+        os.replace(tmp, folder / "model.pt")
+        tmp = folder / f"result.json.{os.getpid()}.tmp"
+        tmp.write_text(result_json(run.result))
+        os.replace(tmp, folder / "result.json")  # last: a run without its result is not served
+    except (OSError, RuntimeError, MscadError) as e:
+        print(f"mscad: warning: could not store this run in the run cache {folder} "
+              f"({type(e).__name__}: {e}); the result itself is kept.", file=sys.stderr)
+        return False
+    return True

@@ -11,7 +11,7 @@ import sys
 import typing
 from pathlib import Path
 
-from .errors import MscadError
+from .errors import Interrupted, MscadError
 
 
 def _epilog() -> str:
@@ -58,8 +58,43 @@ def _config(args, **overrides):
     return TrainConfig(**{**given, **overrides})
 
 
+def _protect_existing(out: Path, checkpoint: Path, cfg, args):
+    """Nothing is replaced without a word: an unfinished run's checkpoint needs --resume
+    (continue) or --overwrite (set aside, start afresh); an --out that holds something
+    else than this experiment's result needs --overwrite (set aside, name printed)."""
+    from .config import RESUME_KEYS, differences
+    from .results import is_result, set_aside, strict_json
+
+    if checkpoint.exists() and not args.resume:
+        if not args.overwrite:
+            raise MscadError(f"{checkpoint} holds an unfinished run; add --resume to continue it, or "
+                             "--overwrite to set it aside and start afresh.")
+        print(f"mscad: {checkpoint} kept as {set_aside(checkpoint, 'replaced').name}; starting afresh.",
+              file=sys.stderr)
+    if not out.exists():
+        return
+    try:
+        stored = strict_json(out.read_text())
+        why = None if is_result(stored) else "is not an mscad result file"
+    except (OSError, ValueError, UnicodeDecodeError):
+        why = "is not an mscad result file"
+    if why is None:
+        wanted = cfg.as_dict()
+        if args.resume:  # continuing a run may change its length: compare what resume keeps
+            wanted = {k: v for k, v in wanted.items() if k in RESUME_KEYS}
+        diff = differences(stored["config"], wanted)
+        why = f"holds a result of other settings ({'; '.join(diff)})" if diff else None
+    if why is None:
+        return  # the same experiment again: its new result replaces the old one
+    if not args.overwrite:
+        raise MscadError(f"--out {out} {why}; give another --out, or add --overwrite to set the old "
+                         "file aside and write there.")
+    print(f"mscad: {out} {why}; kept as {set_aside(out, 'replaced').name}.", file=sys.stderr)
+
+
 def cmd_run(args):
-    from .results import check_writable, write_result
+    from .errors import CheckpointError, Interrupted
+    from .results import check_writable, set_aside, write_result
     from .train import fine_tune
 
     if args.normal_class is None and args.anomalous_class is None:
@@ -68,13 +103,26 @@ def cmd_run(args):
     if args.normal_class is not None and args.anomalous_class is not None:
         raise MscadError("give either --normal-class or --anomalous-class, not both.")
     out = check_writable(args.out)
-    cfg = _config(args, normal_class=args.normal_class).resolved()
     checkpoint = out.with_name(out.stem + ".ckpt")
+    if checkpoint == out:
+        raise MscadError(f"--out {out} would be its own checkpoint (OUT.ckpt is written beside the "
+                         f"result); give the result another name, e.g. {out.with_suffix('.json')}.")
+    cfg = _config(args, normal_class=args.normal_class).resolved()
+    _protect_existing(out, checkpoint, cfg, args)
+    run = dict(cfg=cfg, checkpoint=checkpoint, progress=not args.quiet,
+               cache=False if args.no_cache else None)
     try:
-        result = fine_tune(cfg, checkpoint=checkpoint, resume=args.resume, progress=not args.quiet,
-                           cache=False if args.no_cache else None).result
+        try:
+            result = fine_tune(resume=args.resume, **run).result
+        except CheckpointError as e:
+            if not args.overwrite:
+                raise MscadError(f"{e} (Or add --overwrite to set the checkpoint aside and start "
+                                 "afresh.)") from None
+            print(f"mscad: {e} Kept as {set_aside(checkpoint, 'replaced').name}; starting afresh.",
+                  file=sys.stderr)
+            result = fine_tune(resume=False, **run).result
     except KeyboardInterrupt:
-        raise MscadError(_interrupted(checkpoint, "run the same command with --resume to continue")) from None
+        raise Interrupted(_interrupted(checkpoint, "run the same command with --resume to continue")) from None
     write_result(result, out)
     if checkpoint.exists() and not args.keep_checkpoint:
         checkpoint.unlink()
@@ -141,14 +189,16 @@ def _seeds(args) -> list:
         raise MscadError("give --seed or --seeds, not both.")
     if len(set(seeds)) != len(seeds) or not seeds:
         raise MscadError(f"--seeds must list distinct seeds, got {args.seeds!r}.")
-    return seeds
+    from .config import check_seed
+
+    return [check_seed(s) for s in seeds]  # all checked before the first run
 
 
 def cmd_sweep(args):
     """Every class x objective x backbone, one result file each, by the rules of
     :mod:`mscad.sweep`, locally or on Ray."""
     from .results import check_writable
-    from .sweep import run_sweep
+    from .sweep import run_sweep, sweep_lock
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -158,8 +208,9 @@ def cmd_sweep(args):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise MscadError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}.")
     jobs = sweep_jobs(args)
-    s = run_sweep(jobs, args.launcher, quiet=args.quiet, address=args.address,
-                  max_parallel=args.max_parallel, cpus_per_task=args.cpus_per_task or 1)
+    with sweep_lock(out_dir):
+        s = run_sweep(jobs, args.launcher, quiet=args.quiet, address=args.address,
+                      max_parallel=args.max_parallel, cpus_per_task=args.cpus_per_task or 1)
     print(f"{s['total']} runs in {out_dir}: {s['ran']} ran ({s['replaced']} of them replaced a stale or "
           f"corrupt file), {s['reused']} were already there with the same settings, "
           f"{len(s['failed'])} failed")
@@ -205,6 +256,9 @@ def _parser() -> argparse.ArgumentParser:
                      "beside it")
     run.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
     run.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint after success")
+    run.add_argument("--overwrite", action="store_true", help="replace what --out or its checkpoint "
+                     "holds (another experiment's result, an unfinished run, another file); the old "
+                     "file is kept as NAME.replaced, never deleted")
     run.add_argument("--no-cache", action="store_true", help="train even if a stored run with the same "
                      "settings, data and code exists (also: MSCAD_NO_CACHE=1)")
     _experiment_flags(run)
@@ -254,6 +308,9 @@ def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         args.func(args)
+    except Interrupted as e:
+        print(f"mscad: {e}", file=sys.stderr)
+        return 130
     except MscadError as e:
         print(f"mscad: error: {e}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ stored in each result's ``config``. The command line's flags are generated from
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from dataclasses import dataclass, field
 
@@ -110,10 +111,40 @@ def resolve_device(requested: str | None) -> str:
     return requested
 
 
+# numpy's seed range: torch accepts more, numpy (the subsets) does not.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of a TrainConfig field, for messages (``--early-stop``)."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == name:
+            return f.metadata.get("flag") or "--" + name.replace("_", "-")
+    return "--" + name.replace("_", "-")
+
+
 def check_positive(**values):
     for key, value in values.items():
         if value is not None and not value > 0:
-            raise MscadError(f"{key.replace('_', '-')} must be positive, got {value}.")
+            raise MscadError(f"{flag_of(key)} must be positive, got {value}.")
+
+
+def check_finite(**values):
+    """Refuse NaN and infinite settings: a run under them learns nothing (tau = inf makes
+    every logit equal) or writes NaN into its result."""
+    import math
+
+    for key, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise MscadError(f"{flag_of(key)} must be a finite number, got {value}.")
+
+
+def check_seed(seed) -> int:
+    """A seed numpy and torch both accept, refused before any work otherwise."""
+    low, high = SEED_RANGE
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not low <= seed <= high:
+        raise MscadError(f"--seed must be an integer from {low} to {high} (numpy's range), got {seed}.")
+    return int(seed)
 
 
 def setting(default, help: str, **cli):
@@ -124,7 +155,10 @@ def setting(default, help: str, **cli):
 
 @dataclass
 class TrainConfig:
-    """Every setting of one experiment. ``None`` means "from the profile"."""
+    """Every setting of one experiment. ``None`` means "from the profile"; after
+    :meth:`resolved` no ``None`` is left except the genuinely optional ones
+    (``anomalous_class``/``normal_class`` by setting, ``early_stop_epoch``), and resolving
+    again changes nothing. ``train_limit``/``test_limit`` 0 means every image."""
 
     dataset: str = setting("cifar10", "registered data set or a folder with train/<class>/ and "
                            "test/<class>/ (see the data sets list below)")
@@ -192,14 +226,20 @@ class TrainConfig:
         if c.lr is None:
             c.lr = prof["lr_by_objective"].get(c.objective, prof["lr"])
         for key in ("train_limit", "test_limit"):
+            # 0 = every image, before and after resolution (so resolving twice changes
+            # nothing); the number actually used is the result's data.n_train / n_test.
             if getattr(c, key) is None:
-                setattr(c, key, prof[key])
-            elif getattr(c, key) == 0:  # 0 = no limit
-                setattr(c, key, None)
+                setattr(c, key, prof[key] or 0)
+            elif getattr(c, key) < 0:
+                raise MscadError(f"{flag_of(key)} must be 0 (all images) or a positive number of "
+                                 f"images, got {getattr(c, key)}.")
         if c.momentum is None:
             c.momentum = objective.momentum
         if not objective.trains:
             c.epochs = 0
+        check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
+                     temperature=c.temperature)
+        c.seed = check_seed(c.seed)
         c.device = resolve_device(c.device)
         c.precision = resolve_precision(c.precision, c.device)
         check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
@@ -213,6 +253,10 @@ class TrainConfig:
                              f"{c.momentum} and {c.weight_decay}.")
         if objective.trains:
             check_positive(epochs=c.epochs)
+        if objective.views == 2 and c.batch_size < 2:
+            raise MscadError(f"{c.objective} compares each image's two views with the other images "
+                             f"of its batch, so it needs --batch-size 2 or more (got {c.batch_size}); "
+                             "with one image the loss is constant and nothing is learned.")
         if c.early_stop_epoch is not None:
             check_positive(early_stop_epoch=c.early_stop_epoch)
         return c
@@ -228,6 +272,8 @@ RESUME_KEYS = ("dataset", "normal_class", "anomalous_class", "objective", "backb
 IMPLIED = {"precision": lambda stored: "bf16" if str(stored.get("device")).startswith("cuda")
            else "fp32",
            "evaluate_on": lambda stored: "test"}
+# Values older files wrote for what is now written otherwise: "all images" was None.
+LEGACY = {"train_limit": {None: 0}, "test_limit": {None: 0}}
 
 
 def differences(stored: dict, wanted: dict, ignore=("device",)) -> list:
@@ -236,6 +282,8 @@ def differences(stored: dict, wanted: dict, ignore=("device",)) -> list:
     are compared by kind only (cpu / cuda), since the precision differs between them."""
     out = []
     stored = {**{k: f(stored) for k, f in IMPLIED.items() if k not in stored}, **stored}
+    stored.update({k: table[stored[k]] for k, table in LEGACY.items()
+                   if k in stored and stored[k] in table})
     for key, value in wanted.items():
         if key in ignore:
             continue

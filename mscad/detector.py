@@ -1,9 +1,13 @@
-"""A scikit-learn/PyOD-style detector around the whole method.
+"""A detector with scikit-learn's parameters and PyOD's vocabulary, around the whole method.
 
     det = MSCDetector(objective="msc").fit("my_normal_images/")
-    scores = det.score_samples("new_images/")      # higher = more anomalous
+    scores = det.decision_function("new_images/")  # higher = more anomalous (PyOD's sign)
     flags = det.predict("new_images/")             # 1 = anomalous, 0 = normal
+    det.decision_scores_, det.threshold_, det.labels_   # the training images', after fit
     det.save("detector.pt"); det = MSCDetector.load("detector.pt")
+
+The keyword parameters are stored as given (``get_params``/``set_params``/``clone`` work);
+they are resolved (profile defaults, device) in :meth:`MSCDetector.fit`.
 """
 from __future__ import annotations
 
@@ -12,70 +16,143 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from .config import TrainConfig
 from .errors import MscadError
 from .images import as_images
 from .model import FeatureModel, extract_features
 from .results import check_writable
-from .scoring import knn_scores
+from .scoring import SCORERS, get_scorer
 from .train import fine_tune
 
 FORMAT = "mscad-detector/1"
+# Scores are sums of cosine distances computed in float32: two copies of one image score
+# ~1e-7 apart, not 0. A score must exceed the threshold by more than this to be flagged,
+# so float noise never decides (six copies of one training image stay normal).
+SCORE_TOLERANCE = 1e-5
 
 
-class MSCDetector:
+class MSCDetector(BaseEstimator):
     """Fit on normal images only; score new images (Eq. 5 on the fine-tuned features).
 
-    ``objective`` is any of mscad's objectives (``dn2`` = no fine-tuning); other keyword
-    settings are those of :class:`mscad.config.TrainConfig` (epochs, image_size, lr, ...;
-    unset ones come from the profile). ``threshold_percentile`` sets the threshold of
-    :meth:`predict` from the training images' own scores. Images may be a folder or an
-    image file, a list of PIL images, a uint8 array (N, H, W, 3) or a torch Dataset.
+    ``objective``: any of mscad's objectives (``dn2`` = no fine-tuning). ``profile``,
+    ``epochs``, ``image_size``, ``batch_size``, ``lr``, ``momentum`` (``None``: from the
+    profile and the objective), ``weight_decay``, ``temperature``, ``k``, ``seed``,
+    ``pretrained``, ``device``, ``precision``: as in :class:`mscad.config.TrainConfig`.
+    ``scorer``: ``knn`` (Eq. 5), ``kmeans`` (Table 6) or ``euclidean``.
+    ``contamination``: the share of training images above the threshold of
+    :meth:`predict` (PyOD's parameter; 0.05 = the 95th percentile of the training
+    images' own scores); ``threshold_percentile``, if given, sets that percentile instead.
+    Images may be a folder or an image file, a list of PIL images or of (H, W, 3) arrays
+    (uint8, or float in [0, 1]), a uint8 array (N, H, W, 3) or a torch Dataset.
     """
 
-    def __init__(self, backbone: str | None = None, objective: str = "msc",
-                 threshold_percentile: float = 95.0, progress: bool = False, **settings):
-        if not 0 < threshold_percentile <= 100:
-            raise MscadError(f"threshold_percentile must be in (0, 100], got {threshold_percentile}.")
-        self.config = TrainConfig(dataset="<in memory>", normal_class="normal", backbone=backbone,
-                                  objective=objective, train_limit=0, test_limit=0, **settings).resolved()
+    def __init__(self, objective: str = "msc", backbone: str | None = None, profile: str | None = None,
+                 epochs: int | None = None, image_size: int | None = None,
+                 batch_size: int | None = None, lr: float | None = None,
+                 momentum: float | None = None, weight_decay: float = 5e-5,
+                 temperature: float = 0.25, k: int = 2, seed: int = 0, pretrained: bool = True,
+                 scorer: str = "knn", contamination: float = 0.05,
+                 threshold_percentile: float | None = None, device: str | None = None,
+                 precision: str | None = None, progress: bool = False):
+        self.objective = objective
+        self.backbone = backbone
+        self.profile = profile
+        self.epochs = epochs
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.temperature = temperature
+        self.k = k
+        self.seed = seed
+        self.pretrained = pretrained
+        self.scorer = scorer
+        self.contamination = contamination
         self.threshold_percentile = threshold_percentile
+        self.device = device
+        self.precision = precision
         self.progress = progress
 
+    # ------------------------------------------------------------ settings
+    def _resolve(self, device: str | None = None) -> TrainConfig:
+        """The parameters as one resolved TrainConfig (checked here, not in __init__)."""
+        if self.scorer not in SCORERS:
+            get_scorer(self.scorer)  # raises, naming the known scorers
+        return TrainConfig(dataset="<in memory>", normal_class="normal", objective=self.objective,
+                           backbone=self.backbone, profile=self.profile, epochs=self.epochs,
+                           image_size=self.image_size, batch_size=self.batch_size, lr=self.lr,
+                           momentum=self.momentum, weight_decay=self.weight_decay,
+                           temperature=self.temperature, k=self.k, seed=self.seed,
+                           pretrained=self.pretrained, train_limit=0, test_limit=0,
+                           device=device or self.device, precision=self.precision).resolved()
+
+    def _percentile(self) -> float:
+        if self.threshold_percentile is not None:
+            if not 0 < self.threshold_percentile <= 100:
+                raise MscadError("threshold_percentile must be in (0, 100], got "
+                                 f"{self.threshold_percentile}.")
+            return float(self.threshold_percentile)
+        if not 0 < self.contamination <= 0.5:
+            raise MscadError(f"contamination must be in (0, 0.5] (PyOD's range), got {self.contamination}.")
+        return 100.0 * (1.0 - self.contamination)
+
+    @property
+    def config(self) -> TrainConfig:
+        """The resolved settings of the fitted detector."""
+        self._check_fitted()
+        return self.config_
+
+    # ------------------------------------------------------------ fit / score
     def fit(self, x, y=None):
-        cfg = self.config
+        """Fine-tune on ``x`` (normal images only; ``y`` is ignored, as in PyOD), then
+        keep the gallery and set ``decision_scores_``, ``threshold_`` and ``labels_``."""
+        percentile = self._percentile()
+        cfg = self._resolve()
         train = as_images(x, cfg.image_size)
         if len(train) <= cfg.k:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
         run = fine_tune(cfg, data=train, progress=self.progress)
+        # the settings used (a batch larger than the images shrinks to them: recorded there)
+        self.config_ = TrainConfig.from_dict(run.result["config"])
         self.result_, self.model_ = run.result, run.model
-        self.gallery_ = extract_features(self.model_, train, cfg.image_size, device=cfg.device,
-                                         precision=cfg.precision)
-        # Each training image's score against the others: k+1 neighbours, the first is itself (0).
-        own = knn_scores(self.gallery_, self.gallery_, k=cfg.k + 1)
-        self.threshold_ = float(np.percentile(own, self.threshold_percentile))
+        gallery = extract_features(self.model_, train, cfg.image_size, device=cfg.device,
+                                   precision=cfg.precision)
+        self._set_scorer(gallery)
+        self.decision_scores_ = self.scorer_.training_scores()
+        self.threshold_ = float(np.percentile(self.decision_scores_, percentile))
+        self.labels_ = self._labels(self.decision_scores_)
         return self
+
+    def _set_scorer(self, gallery: np.ndarray):
+        self.gallery_ = gallery
+        self.scorer_ = get_scorer(self.scorer, k=self.config_.k, device=self.config_.device).fit(gallery)
+
+    def _labels(self, scores: np.ndarray) -> np.ndarray:
+        return (scores > self.threshold_ + SCORE_TOLERANCE).astype(int)
 
     def _check_fitted(self):
         if not hasattr(self, "gallery_"):
             raise MscadError("this detector is not fitted yet; call fit(normal_images) first.")
 
-    def score_samples(self, x) -> np.ndarray:
-        """Anomaly score of each image (Eq. 5): higher = more anomalous."""
-        self._check_fitted()
-        feats = extract_features(self.model_, as_images(x, self.config.image_size),
-                                 self.config.image_size, device=self.config.device,
-                                 precision=self.config.precision)
-        return knn_scores(self.gallery_, feats, k=self.config.k, device=self.config.device)
-
     def decision_function(self, x) -> np.ndarray:
-        """Score minus the threshold: positive = predicted anomalous."""
-        return self.score_samples(x) - self.threshold_
+        """Anomaly score of each image (Eq. 5 with the default scorer): higher = more
+        anomalous (PyOD's convention)."""
+        self._check_fitted()
+        cfg = self.config_
+        feats = extract_features(self.model_, as_images(x, cfg.image_size), cfg.image_size,
+                                 device=cfg.device, precision=cfg.precision)
+        return self.scorer_.score(feats)
+
+    def score_samples(self, x) -> np.ndarray:
+        """The same anomaly score as :meth:`decision_function` (higher = more anomalous)."""
+        return self.decision_function(x)
 
     def predict(self, x) -> np.ndarray:
-        """1 = anomalous, 0 = normal."""
-        return (self.decision_function(x) > 0).astype(int)
+        """1 = anomalous (score above ``threshold_``), 0 = normal."""
+        return self._labels(self.decision_function(x))
 
     # ------------------------------------------------------------ save / load
     def save(self, path: str | Path) -> Path:
@@ -84,36 +161,49 @@ class MSCDetector:
         self._check_fitted()
         path = check_writable(path, flag="the path")
         state = dict(format=FORMAT, model=self.model_.state_dict(),
-                     gallery=torch.from_numpy(self.gallery_), threshold=self.threshold_,
-                     config=json.dumps(self.config.as_dict()),
-                     threshold_percentile=self.threshold_percentile,
-                     result=json.dumps(self.result_))
+                     gallery=torch.from_numpy(np.ascontiguousarray(self.gallery_)),
+                     threshold=self.threshold_, decision_scores=torch.from_numpy(self.decision_scores_),
+                     config=json.dumps(self.config_.as_dict()),
+                     params=json.dumps(self.get_params()), result=json.dumps(self.result_))
         torch.save(state, path)
         return path
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "MSCDetector":
-        """A detector saved by :meth:`save`; scores equal those before saving."""
+        """A detector saved by :meth:`save`; scores equal those before saving. Any file
+        that is not a complete detector file is one :class:`MscadError` sentence."""
         path = Path(path)
         if not path.is_file():
             raise MscadError(f"no detector file {path}; save one with detector.save(path).")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            if state.get("format") != FORMAT:
-                raise ValueError(state.get("format"))
+            if not isinstance(state, dict) or state.get("format") != FORMAT:
+                raise ValueError(f"format {state.get('format') if isinstance(state, dict) else None!r}")
             settings = json.loads(state["config"])
-        except Exception as e:
-            raise MscadError(f"{path} is not an mscad detector file ({type(e).__name__}); "
+            params = json.loads(state["params"]) if "params" in state else {
+                "threshold_percentile": state["threshold_percentile"]}  # files from before params
+            det = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
+            for key in ("objective", "backbone", "k", "image_size", "pretrained"):
+                setattr(det, key, settings.get(key, getattr(det, key)))
+            det.device = device
+            settings["device"] = device
+            det.config_ = TrainConfig.from_dict(settings).resolved()
+            det.model_ = FeatureModel(det.config_.backbone, pretrained=False)
+            det.model_.load_state_dict(state["model"])
+            gallery = state["gallery"].numpy()
+            det.threshold_ = float(state["threshold"])
+            det.result_ = json.loads(state["result"])
+        except MscadError as e:
+            raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({e})") from None
+        except Exception as e:  # noqa: BLE001 - truncated, edited, another backbone, a pickle
+            # (torch's own text would advise weights_only=False, i.e. running the file's code)
+            what = "a missing entry " + str(e) if isinstance(e, KeyError) else type(e).__name__
+            raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({what}); "
                              "save one with detector.save(path).") from None
-        settings["device"] = device
-        det = cls.__new__(cls)
-        det.config = TrainConfig.from_dict(settings).resolved()
-        det.threshold_percentile = state["threshold_percentile"]
-        det.progress = False
-        det.model_ = FeatureModel(det.config.backbone, pretrained=False)
-        det.model_.load_state_dict(state["model"])
-        det.model_.to(det.config.device).eval()
-        det.gallery_ = state["gallery"].numpy()
-        det.threshold_ = float(state["threshold"])
-        det.result_ = json.loads(state["result"])
+        det.model_.to(det.config_.device).eval()
+        det._set_scorer(gallery)
+        scores = state.get("decision_scores")
+        det.decision_scores_ = (scores.numpy() if scores is not None
+                                else det.scorer_.training_scores())
+        det.labels_ = det._labels(det.decision_scores_)
         return det

@@ -22,6 +22,10 @@ class CheckpointMismatchError(CheckpointError):
     """A readable checkpoint of another experiment (other settings, or more epochs)."""
 
 
+class Interrupted(MscadError):
+    """Ctrl-C (or SIGTERM): the command line exits 130, whenever it comes."""
+
+
 class CorruptResultError(MscadError):
     """A result file cannot be read as a RESULT.json."""
 

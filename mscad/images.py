@@ -56,11 +56,28 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         a = np.asarray(im).astype(np.float64)
         top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         im = Image.fromarray(np.round(np.clip(a, 0, top) * (255.0 / top)).astype(np.uint8), "L")
-    elif im.mode == "F":
-        a = np.asarray(im).astype(np.float64)
-        top = 1.0 if a.max() <= 1.0 else 255.0
-        im = Image.fromarray(np.round(np.clip(a / top, 0, 1) * 255).astype(np.uint8), "L")
+    elif im.mode == "F":  # float pixels: the one rule of float_to_uint8
+        im = Image.fromarray(float_to_uint8(np.asarray(im), "a 32-bit float image"), "L")
     return im.convert("RGB")
+
+
+def float_to_uint8(a, what: str) -> np.ndarray:
+    """Float pixels in [0, 1] (torchvision's ToTensor range) -> uint8, the one rule for
+    every float input. Anything else is refused with the range found, as scikit-learn's
+    check_array refuses bad input: a silent clip would saturate 0..255 images to white
+    and make [-1, 1] images 63% black; NaN or infinite pixels have no colour at all."""
+    a = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(a).all():
+        bad = int((~np.isfinite(a)).sum())
+        raise MscadError(f"{what} has {bad} NaN or infinite pixel value(s); fix or drop the image.")
+    low, high = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if low < 0 or high > 1:
+        hint = (" (it looks like 0..255: divide by 255, or give uint8)" if high > 1 and low >= 0
+                else " (it looks normalised: undo the normalisation, e.g. x * 0.5 + 0.5 for "
+                "[-1, 1])" if low < 0 else "")
+        raise MscadError(f"{what} has float pixels from {low:.4g} to {high:.4g}; float images must be "
+                         f"in [0, 1]{hint}.")
+    return np.round(a * 255).astype(np.uint8)
 
 
 def square_image(im: Image.Image, side: int) -> np.ndarray:
@@ -84,6 +101,9 @@ def _decode(path: Path, image_size: int) -> np.ndarray:
                 raise MscadError(f"image {path} is {im.size[0]}x{im.size[1]} px, smaller than "
                                  f"{MIN_IMAGE_SIDE} px on a side; delete or replace it.")
             return square_image(im, image_size)
+    except Image.DecompressionBombError as e:
+        raise MscadError(f"image {path} is too large to open safely ({e}); shrink it, or raise "
+                         "PIL.Image.MAX_IMAGE_PIXELS if you trust the file.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         if isinstance(e, MscadError):
             raise
@@ -136,7 +156,12 @@ def _pil_from(item, i: int) -> Image.Image:
             raise MscadError(f"item {i} has shape {tuple(a.shape)}; give images as (H, W, 3) or "
                              "(3, H, W) arrays or tensors, or PIL images.")
         if a.is_floating_point():
-            a = (a * 255).round().clamp(0, 255)
+            return Image.fromarray(float_to_uint8(a.cpu().numpy(), f"item {i}"))
+        if a.dtype != torch.uint8:
+            low, high = int(a.min()), int(a.max())
+            if low < 0 or high > 255:
+                raise MscadError(f"item {i} has integer pixels from {low} to {high}; give uint8 "
+                                 "(0..255) or floats in [0, 1].")
         return Image.fromarray(a.to(torch.uint8).cpu().numpy())
     raise MscadError(f"item {i} is a {type(item).__name__}; give PIL images, or (H, W, 3) uint8 / "
                      "(3, H, W) float arrays or tensors.")
@@ -163,9 +188,11 @@ def as_images(x, image_size: int) -> torch.Tensor:
         return decode_images(paths, image_size)
     if isinstance(x, (np.ndarray, torch.Tensor)):
         arr = torch.as_tensor(x)
-        if arr.dtype != torch.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-            raise MscadError(f"an image array must be uint8 (N, H, W, 3), got {arr.dtype} "
-                             f"{tuple(arr.shape)}.")
+        if arr.ndim != 4 or arr.shape[-1] != 3 or not (arr.dtype == torch.uint8 or arr.is_floating_point()):
+            raise MscadError(f"an image array must be uint8 (N, H, W, 3) (or float in [0, 1]), got "
+                             f"{arr.dtype} {tuple(arr.shape)}.")
+        if arr.is_floating_point():
+            arr = torch.from_numpy(float_to_uint8(arr.cpu().numpy(), "the image array"))
         pil = [Image.fromarray(a.numpy()) for a in arr]
     elif isinstance(x, (torch.utils.data.Dataset, list, tuple)):
         pil = [_pil_from(x[i], i) for i in range(len(x))]

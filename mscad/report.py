@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import LEGACY
 from .errors import MscadError
 from .paper import PER_CLASS_TABLES, paper_value
 from .objectives import OBJECTIVES
@@ -47,23 +48,35 @@ def load_results(folder: str | Path) -> pd.DataFrame:
             continue
         if not isinstance(r, dict) or "auroc" not in r or "config" not in r:
             continue
-        c = r["config"]
-        rows.append(dict(dataset=c["dataset"], backbone=c["backbone"], objective=c["objective"],
-                         profile=c.get("profile"), setting="multi-class" if c.get("anomalous_class") else "one-class",
-                         normal_class=r.get("target_class") or c.get("normal_class") or c.get("anomalous_class"),
-                         auroc=100 * r["auroc"], epoch0=100 * r["history"][0]["auroc"],
-                         best=100 * max(h["auroc"] for h in r["history"] if h["auroc"] is not None),
-                         evaluated={h["epoch"]: 100 * h["auroc"] for h in r["history"]
-                                    if h.get("auroc") is not None and "epoch" in h},
-                         epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
-                         lr=c.get("lr"), evaluate_on=c.get("evaluate_on", "test"),
-                         scale=tuple(c.get(k, "test" if k == "evaluate_on" else None) for k in SCALE_KEYS)
-                         + ("multi-class" if c.get("anomalous_class") else "one-class",),
-                         wall_s=r.get("wall_s"), run_s=_run_seconds(r), path=str(path)))
+        try:
+            rows.append(_row(r, path))
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            unreadable.append(path.name)
+            warnings.warn(f"{path} is an incomplete result ({type(e).__name__}: {e}: its config or "
+                          "history lacks a setting) and is left out; run that experiment again.",
+                          stacklevel=2)
     if not rows:
         extra = f" ({len(unreadable)} unreadable: {', '.join(unreadable[:3])})" if unreadable else ""
         raise MscadError(f"no result files (RESULT.json with auroc and config) under {folder}{extra}.")
     return pd.DataFrame(rows)
+
+
+def _row(r: dict, path: Path) -> dict:
+    """One result file's row of :func:`load_results`."""
+    c = dict(r["config"])
+    c.update({k: table[c[k]] for k, table in LEGACY.items() if k in c and c[k] in table})
+    return dict(dataset=c["dataset"], backbone=c["backbone"], objective=c["objective"],
+                profile=c.get("profile"), setting="multi-class" if c.get("anomalous_class") else "one-class",
+                normal_class=r.get("target_class") or c.get("normal_class") or c.get("anomalous_class"),
+                auroc=100 * r["auroc"], epoch0=100 * r["history"][0]["auroc"],
+                best=100 * max(h["auroc"] for h in r["history"] if h["auroc"] is not None),
+                evaluated={h["epoch"]: 100 * h["auroc"] for h in r["history"]
+                           if h.get("auroc") is not None and "epoch" in h},
+                epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
+                lr=c.get("lr"), evaluate_on=c.get("evaluate_on", "test"),
+                scale=tuple(c.get(k, "test" if k == "evaluate_on" else None) for k in SCALE_KEYS)
+                      + ("multi-class" if c.get("anomalous_class") else "one-class",),
+                wall_s=r.get("wall_s"), run_s=_run_seconds(r), path=str(path))
 
 
 def _check_no_duplicates(part: pd.DataFrame):

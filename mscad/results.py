@@ -31,19 +31,28 @@ def environment() -> dict:
 
 
 def _atomic_write(path: Path, write):
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    # The temporary name is the process's own, so two processes writing one file (two
+    # sweeps over one folder) never write into, or rename away, each other's half-file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_writable(path: str | Path, flag: str = "--out") -> Path:
-    """Fail before any work if ``path`` cannot be written as a file."""
+    """Fail before any work if ``path`` cannot be written as a regular file (``flag``
+    names the setting in the message: ``--out``, or ``path`` for the library)."""
     path = Path(path)
     if path.is_dir():
         raise MscadError(f"{path} is a directory; give {flag} a file name, e.g. {path / 'result.json'}.")
+    if path.exists() and not path.is_file():
+        raise MscadError(f"{path} is not a regular file (a pipe, socket or device); give {flag} "
+                         "the name of a file.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.with_name(path.name + ".probe")
+        probe = path.with_name(f"{path.name}.{os.getpid()}.probe")
         probe.write_text("")
         probe.unlink()
     except OSError as e:
@@ -51,23 +60,49 @@ def check_writable(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
+def result_json(result: dict) -> str:
+    """A result as strict JSON: NaN or infinity anywhere is a bug, never written."""
+    try:
+        return json.dumps(result, indent=1, allow_nan=False)
+    except ValueError:
+        raise MscadError("the result holds NaN or an infinite number, which JSON cannot store; "
+                         "this run learned nothing usable (check --lr, --momentum, "
+                         "--weight-decay and --temperature).") from None
+
+
 def write_result(result: dict, out: str | Path):
-    """Write a RESULT.json (the contract in shared/DESIGN.md)."""
+    """Write a RESULT.json (the contract in shared/DESIGN.md), as strict JSON."""
     out = check_writable(out)
-    _atomic_write(out, lambda tmp: tmp.write_text(json.dumps(result, indent=1)))
+    text = result_json(result)
+    _atomic_write(out, lambda tmp: tmp.write_text(text))
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity (Python's json accepts them by default)."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def read_result(path: str | Path) -> dict:
     """A RESULT.json as a dict; :class:`CorruptResultError` naming the file if it is not one."""
     path = Path(path)
     try:
-        result = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        result = strict_json(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
         raise CorruptResultError(f"result file {path} is not valid JSON ({e}); delete it or "
                                  "run that experiment again.") from None
-    if not isinstance(result, dict) or "auroc" not in result or "config" not in result:
-        raise CorruptResultError(f"{path} is not an mscad result file (no auroc/config).")
+    if not is_result(result):
+        raise CorruptResultError(f"{path} is not an mscad result file (no auroc/config/history).")
     return result
+
+
+def is_result(result) -> bool:
+    """Whether a parsed JSON value has a RESULT.json's shape (auroc, history, config)."""
+    return (isinstance(result, dict) and "auroc" in result and isinstance(result.get("config"), dict)
+            and isinstance(result.get("history"), list))
 
 
 def set_aside(path: Path, why: str) -> Path:

@@ -106,3 +106,83 @@ def euclidean_knn_scores(train_features, test_features, k: int = 2) -> np.ndarra
     index.add(gallery)
     squared, _ = index.search(queries, k)
     return np.sqrt(np.maximum(squared.astype(np.float64), 0)).sum(axis=1)
+
+
+# ------------------------------------------------------------------ scorers
+class KNNScorer:
+    """The paper's score (Eq. 5): cosine kNN against the normal gallery.
+
+    The scorer protocol, which :class:`mscad.detector.MSCDetector` uses: ``fit(gallery)``
+    keeps what scoring needs, ``score(features)`` scores new features (higher = more
+    anomalous) and ``training_scores()`` scores each gallery item against the others (the
+    item itself left out), from which the detector's threshold is set."""
+
+    name = "knn"
+
+    def __init__(self, k: int = 2, device: str | None = None):
+        self.k, self.device = k, device
+
+    def fit(self, gallery: np.ndarray) -> "KNNScorer":
+        if len(gallery) <= self.k:
+            raise MscadError(f"the {self.name} scorer needs more than k={self.k} normal images, got "
+                             f"{len(gallery)}.")
+        self.gallery_ = gallery
+        return self
+
+    def score(self, features) -> np.ndarray:
+        return knn_scores(self.gallery_, features, k=self.k, device=self.device)
+
+    def training_scores(self) -> np.ndarray:
+        # k + 1 neighbours of each gallery item among the gallery: the first is itself (0).
+        return knn_scores(self.gallery_, self.gallery_, k=self.k + 1, device=self.device)
+
+
+class EuclideanScorer(KNNScorer):
+    """DN2 on raw features: the sum of Euclidean distances to the k nearest."""
+
+    name = "euclidean"
+
+    def score(self, features) -> np.ndarray:
+        return euclidean_knn_scores(self.gallery_, features, k=self.k)
+
+    def training_scores(self) -> np.ndarray:
+        return euclidean_knn_scores(self.gallery_, self.gallery_, k=self.k + 1)
+
+
+class KMeansScorer(KNNScorer):
+    """Table 6: cosine distance to the nearest of ``n_clusters`` k-means centres, a faster
+    search for big galleries; training images are scored against the centres too (k-means
+    centres are not training images, so nothing is left out)."""
+
+    name = "kmeans"
+
+    def __init__(self, k: int = 1, n_clusters: int = 10, seed: int = 0, device: str | None = None):
+        super().__init__(k, device)
+        self.n_clusters, self.seed = n_clusters, seed
+
+    def fit(self, gallery: np.ndarray) -> "KMeansScorer":
+        if len(gallery) < self.n_clusters:
+            raise MscadError(f"the kmeans scorer needs at least n_clusters={self.n_clusters} normal "
+                             f"images, got {len(gallery)}.")
+        self.gallery_ = gallery
+        return self
+
+    def score(self, features) -> np.ndarray:
+        return kmeans_scores(self.gallery_, features, self.n_clusters, k=self.k, seed=self.seed)
+
+    def training_scores(self) -> np.ndarray:
+        return self.score(self.gallery_)
+
+
+SCORERS = {cls.name: cls for cls in (KNNScorer, KMeansScorer, EuclideanScorer)}
+
+
+def get_scorer(name: str, k: int = 2, device: str | None = None):
+    """A new scorer by name (``knn``, ``kmeans``, ``euclidean``)."""
+    if name not in SCORERS:
+        from .errors import unknown_name
+
+        raise unknown_name("scorer", name, SCORERS)
+    if name == "kmeans":
+        return KMeansScorer(k=1, device=device)
+    return SCORERS[name](k=k, device=device)

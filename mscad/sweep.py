@@ -17,11 +17,48 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import CheckpointError, CheckpointMismatchError, CorruptResultError, MscadError
+from .errors import (CheckpointError, CheckpointMismatchError, CorruptResultError, Interrupted,
+                     MscadError)
 
 LAUNCHERS = ("local", "ray")
+LOCK_NAME = ".mscad-sweep.lock"
+
+
+@contextmanager
+def sweep_lock(out_dir: Path):
+    """One sweep at a time per results folder: an advisory lock (``fcntl.flock``) on
+    ``OUT_DIR/.mscad-sweep.lock``, held by the process that plans and launches the runs (the
+    Ray driver too). A second sweep over the folder is refused with the holder's process id
+    and host. What it covers: sweeps started on one machine, and on a shared file system
+    whose server honours flock (NFSv4, Lustre, BeeGFS with locking on); it does not stop a
+    lone ``mscad run --out`` into the folder, nor sweeps on file systems without locks.
+    The lock is released when the process ends, however it ends."""
+    import fcntl
+    import socket
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_NAME
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise MscadError(f"another sweep is writing into {out_dir} ({holder}); wait for it to finish, "
+                         "or give another --out-dir.") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 def stored_result_state(out: Path, cfg) -> tuple[str, str]:
@@ -117,7 +154,7 @@ def run_sweep(jobs: list, launcher: str = "local", quiet: bool = False, address:
             try:
                 report(cfg, run_job(str(out), cfg, progress=not quiet, cache=cache))
             except KeyboardInterrupt:
-                raise MscadError(f"interrupted during {out}; run the same sweep command again to "
+                raise Interrupted(f"interrupted during {out}; run the same sweep command again to "
                                  "continue (finished runs are kept, this one resumes).") from None
     else:
         _run_on_ray(pending, report, quiet, address, max_parallel, cpus_per_task, cache)
@@ -167,7 +204,7 @@ def _run_on_ray(pending, report, quiet, address, max_parallel, cpus_per_task, ca
     except KeyboardInterrupt:
         for ref in in_flight:
             ray.cancel(ref, force=True)
-        raise MscadError("interrupted; run the same sweep command again to continue (finished runs "
+        raise Interrupted("interrupted; run the same sweep command again to continue (finished runs "
                          "are kept, interrupted ones resume from their checkpoints).") from None
     finally:
         bar.close()

@@ -39,8 +39,8 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
     """The data an experiment with these settings trains and tests on."""
     cfg = cfg.resolved()
     return one_class_data(cfg.dataset, cfg.normal_class, anomalous_class=cfg.anomalous_class,
-                          image_size=cfg.image_size, train_limit=cfg.train_limit,
-                          test_limit=cfg.test_limit, seed=cfg.seed, evaluate_on=cfg.evaluate_on)
+                          image_size=cfg.image_size, train_limit=cfg.train_limit or None,
+                          test_limit=cfg.test_limit or None, seed=cfg.seed, evaluate_on=cfg.evaluate_on)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -146,7 +146,7 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
             loss = objective_loss(model, inputs, center, cfg)
         if not torch.isfinite(loss):
             raise NonFiniteError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
-                                 f"{checkpoint_hint(checkpoint)}; lower --lr and run again.")
+                                 f"{checkpoint_hint(checkpoint)}; {divergence_fix(cfg)}.")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -156,14 +156,31 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
 
 
 # ------------------------------------------------------------------ the run
-def _diverged(epoch: int, losses: list, checkpoint) -> NonFiniteError:
+def divergence_fix(cfg: TrainConfig) -> str:
+    """What to change after a divergence: the settings that can cause one, with their values."""
+    causes = [f"--lr {cfg.lr:g}", f"--momentum {cfg.momentum:g}"]
+    if get_objective(cfg.objective).views == 2:
+        causes.append(f"--temperature {cfg.temperature:g} (a small tau sharpens the logits)")
+    if cfg.precision == "fp16":
+        causes.append("--precision fp16 (try bf16 or fp32)")
+    return ("lower --lr and run again (settings that can make the weights diverge: "
+            + ", ".join(causes) + ")")
+
+
+def _diverged(epoch: int, losses: list, checkpoint, cfg: TrainConfig) -> NonFiniteError:
     return NonFiniteError(f"the features became NaN or infinite at epoch {epoch}, step {len(losses)} "
                           f"(the weights diverged; last loss {losses[-1]:.3g}); "
-                          f"{checkpoint_hint(checkpoint)}; lower --lr and run again.")
+                          f"{checkpoint_hint(checkpoint)}; {divergence_fix(cfg)}.")
 
 
-def _resume_state(path: Path, cfg: TrainConfig) -> dict:
+def _resume_state(path: Path, cfg: TrainConfig, images: str) -> dict:
     state = load_checkpoint(path)
+    stored_images = state.get("images")
+    if stored_images is not None and stored_images != images:
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}: the train or test images changed since it was written "
+            f"(its {state['epoch']} epoch(s) were trained on other images); restore the images, or "
+            "start afresh (the command line: --overwrite; a sweep sets the checkpoint aside itself).")
     wanted = {k: getattr(cfg, k) for k in RESUME_KEYS}
     differ = differences(state["config"], wanted, ignore=())
     if differ:
@@ -217,7 +234,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     cfg = _fit_to_data(cfg, len(train_images))
     use_cache = run_cache.cache_enabled() if cache is None else cache
     resuming = resume and checkpoint is not None and Path(checkpoint).exists()
-    key = run_cache.run_key(cfg, data) if use_cache else None
+    images = run_cache.data_identity(data)  # the resume check's fingerprint, and the cache's
+    key = run_cache.run_key(cfg, data, images) if use_cache else None
     if use_cache and not resuming:
         stored = run_cache.load_run(key, cfg)
         if stored is not None:
@@ -250,11 +268,11 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         except NonFiniteError:
             if not losses:
                 raise
-            raise _diverged(epoch, losses, ckpt_path) from None
+            raise _diverged(epoch, losses, ckpt_path, cfg) from None
 
     ckpt_path = Path(checkpoint) if checkpoint else None
     if resume and ckpt_path and ckpt_path.exists():
-        state = _resume_state(ckpt_path, cfg)
+        state = _resume_state(ckpt_path, cfg, images)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
@@ -273,6 +291,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
                         seconds=round(time.time() - started, 2))]
         first_epoch = 1
     frame_state = dict(frame_center=torch.tensor(frame["c"])) if "c" in frame else {}
+    frame_state["images"] = images
 
     def checkpoint_now(epoch):
         save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict(), scaler,

@@ -15,7 +15,7 @@ def test_paper_profile_is_the_papers_setup(monkeypatch):
     msc = TrainConfig(objective="msc").resolved()
     assert (msc.profile, msc.backbone, msc.image_size, msc.batch_size) == ("paper", "resnet152", 224, 64)
     assert (msc.lr, msc.momentum, msc.weight_decay, msc.temperature) == (1e-5, 0.0, 5e-5, 0.25)
-    assert (msc.epochs, msc.train_limit, msc.test_limit, msc.k) == (20, None, None, 2)
+    assert (msc.epochs, msc.train_limit, msc.test_limit, msc.k) == (20, 0, 0, 2)  # 0 = all
     panda = TrainConfig(objective="center").resolved()
     assert (panda.lr, panda.momentum) == (1e-2, 0.9)  # PANDA's own optimiser
     assert TrainConfig(objective="msc", backbone="resnet18").resolved().backbone == "resnet18"
@@ -69,7 +69,7 @@ def test_paper_profile_smoke_on_cpu(folder_dataset, tmp_path):
     r = json.loads(out.read_text())
     c = r["config"]
     assert (c["profile"], c["image_size"], c["lr"], c["momentum"], c["epochs"]) == ("paper", 224, 1e-5, 0.0, 1)
-    assert c["train_limit"] is None and r["data"]["n_train"] == 6 and 0 <= r["auroc"] <= 1
+    assert c["train_limit"] == 0 and r["data"]["n_train"] == 6  # 0 = all and 0 <= r["auroc"] <= 1
     assert r["history"][1]["seconds"] > 0
 
 

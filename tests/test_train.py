@@ -21,7 +21,7 @@ def test_profiles_fill_settings_and_flags_override():
     c = TrainConfig(objective="msc", profile="cpu").resolved()
     assert (c.image_size, c.batch_size, c.momentum, c.weight_decay, c.temperature) == (64, 64, 0.0, 5e-5, 0.25)
     p = TrainConfig(objective="msc", profile="paper", epochs=3).resolved()
-    assert (p.image_size, p.lr, p.epochs, p.train_limit) == (224, 1e-5, 3, None)
+    assert (p.image_size, p.lr, p.epochs, p.train_limit) == (224, 1e-5, 3, 0)  # 0 = all
     panda = TrainConfig(objective="center", profile="paper").resolved()
     assert (panda.lr, panda.momentum) == (1e-2, 0.9)
     assert TrainConfig(objective="dn2", profile="cpu").resolved().epochs == 0
