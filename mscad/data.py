@@ -313,12 +313,12 @@ def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, ima
     images as anomalies. Settings are chosen on it, never on test images.
     """
     if evaluate_on not in EVALUATION_SETS:
-        raise MscadError(f"evaluate_on must be one of {', '.join(EVALUATION_SETS)}, got {evaluate_on!r}.")
+        raise MscadError(f"evaluate_on (--evaluate-on) must be one of {', '.join(EVALUATION_SETS)}, got {evaluate_on!r}.")
     if (normal_class is None) == (anomalous_class is None):
         raise MscadError("give exactly one of normal_class (one-class) or anomalous_class (multi-class).")
-    for limit, what in ((train_limit, "train_limit"), (test_limit, "test_limit")):
+    for limit, what in ((train_limit, "train_limit (--train-limit)"), (test_limit, "test_limit (--test-limit)")):
         if limit is not None and limit < 1:
-            raise MscadError(f"{what} must be a positive number of images, got {limit}.")
+            raise MscadError(f"{what} must be a positive number of images (None = all), got {limit}.")
     train_all = load_split(dataset, "train", image_size)
     test_all = load_split(dataset, "test", image_size) if evaluate_on == "test" else train_all
     classes = list(dict.fromkeys(train_all.classes + test_all.classes))

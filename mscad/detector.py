@@ -159,7 +159,7 @@ class MSCDetector(BaseEstimator):
         """Weights, gallery, threshold and settings in one file that loads without pickle
         (``torch.load(weights_only=True)``): safe to share."""
         self._check_fitted()
-        path = check_writable(path, flag="the path")
+        path = check_writable(path, flag="path to detector.save")
         state = dict(format=FORMAT, model=self.model_.state_dict(),
                      gallery=torch.from_numpy(np.ascontiguousarray(self.gallery_)),
                      threshold=self.threshold_, decision_scores=torch.from_numpy(self.decision_scores_),

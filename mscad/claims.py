@@ -1,0 +1,183 @@
+"""The paper's claims, one list, each tested on the committed evidence with a verdict that
+states size as well as sign.
+
+A claim says one objective ends above another ("MSC above DN2"). Ours is the margin in
+ROC-AUC points: the mean over classes per seed, and its Student-t 95% interval over
+seeds (:func:`mscad.report.margin_interval`). The paper's margin is read from
+:mod:`mscad.paper`; nothing is typed here. Verdicts:
+
+- **holds**: the interval excludes 0 in the paper's direction and contains or exceeds
+  the paper's margin;
+- **holds, smaller than the paper**: it excludes 0 and lies below the paper's margin;
+- **not reproduced**: it excludes 0 the other way, or it excludes the paper's margin
+  while not establishing the paper's sign;
+- **unresolved**: it contains both 0 and the paper's margin;
+- a claim with no number in the paper (Fig. 5's shape, the few-shot rows, whose table
+  has no DN2) is judged on its sign alone, and says so; one seed gives no interval and
+  no verdict.
+
+Sizes are compared in points although the baselines differ (DN2 here is EfficientNet-
+Lite0 at 64 px; the paper's is ResNet152 at 224 px): each row shows both baselines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import paper
+from .errors import MscadError
+from .report import finished_seeds_of, format_margin, interval
+
+EPOCH0 = "dn2@epoch0"  # the pretrained model's ROC-AUC: epoch 0 of each run (DN2)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: ``better`` ends above ``worse`` on the results in ``folder``.
+
+    ``paper_scores``: the paper's (better, worse) ROC-AUC %, or None when it gives no
+    number. ``better``/``worse`` are objectives, or :data:`EPOCH0` for the epoch-0 score
+    of the other side's runs (a collapse curve: where the run started)."""
+
+    key: str
+    text: str
+    source: str
+    folder: str
+    better: str
+    worse: str
+    paper_scores: tuple | None = None
+    paper_says: str = ""
+
+    @property
+    def paper_margin(self) -> float | None:
+        return None if self.paper_scores is None else self.paper_scores[0] - self.paper_scores[1]
+
+    @property
+    def paper_text(self) -> str:
+        if self.paper_scores is None:
+            return self.paper_says
+        return f"{self.paper_scores[0]:.1f} vs {self.paper_scores[1]:.1f}: {self.paper_margin:+.1f}"
+
+    @property
+    def objectives(self) -> list:
+        return [o for o in (self.better, self.worse) if o != EPOCH0]
+
+
+T3, T5, T2 = paper.TABLE3, paper.TABLE5, paper.TABLE2
+CLAIMS = (
+    Claim("msc>dn2", "MSC above DN2", "Table 3", "sweep-cpu", "msc", "dn2", (T3["msc"], T3["dn2"])),
+    Claim("msc>center", "MSC above the center loss", "Tables 3, 7", "sweep-cpu", "msc", "center",
+          (T3["msc"], T3["center"])),
+    Claim("msc-angular>msc", "MSC + angular above MSC", "Table 3", "sweep-cpu", "msc-angular", "msc",
+          (T3["msc-angular"], T3["msc"])),
+    Claim("center>dn2", "center loss above DN2", "Table 3", "sweep-cpu", "center", "dn2",
+          (T3["center"], T3["dn2"])),
+    Claim("angular-center>center", "angular center above center", "Table 3", "sweep-cpu",
+          "angular-center", "center", (T3["angular-center"], T3["center"])),
+    Claim("dn2>contrastive", "DN2 above contrastive (each at its validation-chosen lr)", "Fig. 5",
+          "sweep-cpu", "dn2", "contrastive", None, "contrastive collapses fast"),
+    Claim("collapse:contrastive", "contrastive under MSC's optimizer ends below where it started",
+          "Fig. 5", "collapse-cpu", EPOCH0, "contrastive", None, "a very fast collapse"),
+    Claim("collapse:center", "center loss (PANDA's recipe) ends below where it started", "Fig. 5",
+          "collapse-cpu", EPOCH0, "center", None, "improves, then degrades"),
+    Claim("collapse:msc", "MSC ends above where it started", "Fig. 5", "collapse-cpu", "msc", EPOCH0,
+          None, "collapses much more slowly"),
+    Claim("collapse:msc>center", "MSC above the center loss after the last epoch", "Fig. 5",
+          "collapse-cpu", "msc", "center", None, "MSC dominates PANDA at every point"),
+    Claim("multiclass:msc>dn2", "multi-class: MSC above DN2", "Table 5", "multiclass-cpu", "msc",
+          "dn2", (T5["msc"], T5["dn2"])),
+    Claim("multiclass:dn2>center", "multi-class: DN2 above the center loss (PANDA gains nothing)",
+          "Table 5", "multiclass-cpu", "dn2", "center", (T5["dn2"], T5["center"])),
+    Claim("fewshot200:msc>dn2", "200 normal images: MSC above DN2", "Table 2", "fewshot-cpu/n200",
+          "msc", "dn2", None, f"MSC {T2['cifar10 (200 samples)'][3]}; no DN2 in Table 2"),
+    Claim("fewshot500:msc>dn2", "500 normal images: MSC above DN2", "Table 2", "fewshot-cpu/n500",
+          "msc", "dn2", None, f"MSC {T2['cifar10 (500 samples)'][3]}; no DN2 in Table 2"),
+)
+
+
+def get_claim(key: str) -> Claim:
+    for claim in CLAIMS:
+        if claim.key == key:
+            return claim
+    raise MscadError(f"unknown claim {key!r}; known claims: {', '.join(c.key for c in CLAIMS)}.")
+
+
+def verdict(low: float, high: float, paper_margin: float | None) -> str:
+    """The verdict of an interval [low, high] for a claimed positive margin (see the module)."""
+    if np.isnan(low):
+        return "unresolved (one seed)"
+    if paper_margin is None:
+        sign = "holds" if low > 0 else "not reproduced" if high < 0 else "unresolved"
+        return f"{sign} (sign only: no paper number)"
+    if low > 0:
+        return "holds" if high >= paper_margin else "holds, smaller than the paper"
+    if high < 0 or high < paper_margin:
+        return "not reproduced"
+    return "unresolved"
+
+
+def _side(results: pd.DataFrame, name: str, other: str) -> pd.DataFrame:
+    if name != EPOCH0:
+        return results[results.objective == name]
+    start = results[results.objective == other].copy()
+    start["auroc"] = start["epoch0"]
+    return start
+
+
+def claim_margins(results: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+    """Seeds x classes: better - worse in ROC-AUC points (classes both sides have)."""
+    better = _side(results, claim.better, claim.worse).pivot_table(
+        index="seed", columns="normal_class", values="auroc")
+    worse = _side(results, claim.worse, claim.better).pivot_table(
+        index="seed", columns="normal_class", values="auroc")
+    diff = (better - worse).dropna(how="all").dropna(axis=1)
+    if diff.empty:
+        raise MscadError(f"no class and seed have results on both sides of {claim.text!r}.")
+    return diff
+
+
+def evaluate_claim(claim: Claim, results: pd.DataFrame) -> dict:
+    """One claim on ``results`` (one setting): the row of :func:`claims_table`."""
+    diff = claim_margins(results, claim)
+    mean, low, high = interval(diff.mean(axis=1))
+    worse = _side(results, claim.worse, claim.better)
+    worse = worse[worse.normal_class.isin(diff.columns) & worse.seed.isin(diff.index)]
+    baseline_paper = f"{claim.paper_scores[1]:.1f}" if claim.paper_scores else "–"
+    margin = dict(mean=mean, low=low, high=high)
+    return {"claim": claim.text, "source": claim.source, "paper": claim.paper_text,
+            "ours: margin [95% interval]": format_margin(margin),
+            "verdict": verdict(low, high, claim.paper_margin),
+            "baseline here / paper": f"{worse.auroc.mean():.1f} / {baseline_paper}",
+            "classes above in every seed": int((diff > 0).all().sum()),
+            "classes below in every seed": int((diff < 0).all().sum()),
+            "classes x seeds": f"{diff.shape[1]} x {diff.shape[0]}",
+            "mean": mean, "low": low, "high": high, "paper margin": claim.paper_margin,
+            "key": claim.key}
+
+
+def claims_table(claims=CLAIMS, classes=None) -> pd.DataFrame:
+    """Every claim tested on the committed evidence (seeds finished for both objectives of
+    each claim); a claim whose folder has no finished seed yet is a row that says so."""
+    rows = []
+    for claim in claims:
+        part, status = finished_seeds_of(claim.folder, claim.objectives, classes=classes)
+        if part.empty:
+            rows.append({"claim": claim.text, "source": claim.source, "paper": claim.paper_text,
+                         "verdict": "not tested yet",
+                         "ours: margin [95% interval]": status, "key": claim.key})
+            continue
+        rows.append(evaluate_claim(claim, part))
+    table = pd.DataFrame(rows).set_index("key")
+    for column in ("classes above in every seed", "classes below in every seed"):
+        table[column] = table[column].astype("Int64")  # counts, blank where not tested
+    return table.fillna({"baseline here / paper": "–", "classes x seeds": "–"})
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader needs (the numeric ones stay in the frame for glue)."""
+    columns = ["claim", "source", "paper", "ours: margin [95% interval]", "verdict",
+               "baseline here / paper", "classes above in every seed", "classes below in every seed",
+               "classes x seeds"]
+    return table[[c for c in columns if c in table.columns]].set_index("claim")

@@ -1,0 +1,72 @@
+"""The claims table: verdicts that state size as well as sign, paper numbers read from
+mscad.paper, and epoch-0 comparisons for the collapse curves."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from mscad import paper
+from mscad.claims import CLAIMS, EPOCH0, Claim, claim_margins, get_claim, evaluate_claim, verdict
+from mscad.errors import MscadError
+
+
+@pytest.mark.parametrize("low, high, paper_margin, expected", [
+    (1.5, 2.3, 1.4, "holds"),                          # above 0, contains the paper's +1.4
+    (1.5, 2.3, 1.0, "holds"),                          # exceeds the paper's size
+    (1.9, 2.4, 4.9, "holds, smaller than the paper"),  # multi-class: +2.2 against +4.9
+    (-0.38, 0.10, 0.3, "not reproduced"),              # contains 0, excludes the paper's +0.3
+    (-2.0, -0.5, 0.4, "not reproduced"),               # the other way
+    (-0.5, 0.5, 0.4, "unresolved"),                    # contains both 0 and the paper's value
+    (float("nan"), float("nan"), 1.4, "unresolved (one seed)"),
+    (0.05, 0.3, None, "holds (sign only: no paper number)"),
+    (-0.3, -0.05, None, "not reproduced (sign only: no paper number)"),
+    (-0.3, 0.2, None, "unresolved (sign only: no paper number)"),
+])
+def test_verdicts(low, high, paper_margin, expected):
+    assert verdict(low, high, paper_margin) == expected
+
+
+def test_paper_numbers_come_from_mscad_paper():
+    assert get_claim("msc>dn2").paper_margin == pytest.approx(paper.TABLE3["msc"] - paper.TABLE3["dn2"])
+    assert get_claim("multiclass:dn2>center").paper_scores == (paper.TABLE5["dn2"], paper.TABLE5["center"])
+    assert len({c.key for c in CLAIMS}) == len(CLAIMS)
+    with pytest.raises(MscadError, match="unknown claim 'x'"):
+        get_claim("x")
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["objective", "normal_class", "seed", "auroc", "epoch0"])
+
+
+def test_margins_pair_class_and_seed_and_epoch0_is_the_runs_start():
+    rows = []
+    for seed in (0, 1, 2):
+        for c, base in (("cat", 80.0), ("dog", 70.0)):
+            rows.append(("contrastive", c, seed, base - 3 - seed, base))
+            rows.append(("msc", c, seed, base + 2, base))
+    results = frame(rows)
+    collapse = Claim("k", "contrastive falls", "Fig. 5", "f", EPOCH0, "contrastive")
+    diff = claim_margins(results, collapse)
+    assert diff.shape == (3, 2) and diff.loc[2, "cat"] == pytest.approx(5.0)  # start - end
+    row = evaluate_claim(collapse, results)
+    assert row["verdict"].startswith("holds") and row["classes above in every seed"] == 2
+    wrong_way = Claim("k", "contrastive above msc", "x", "f", "contrastive", "msc", (90.0, 89.0))
+    row = evaluate_claim(wrong_way, results)
+    assert row["verdict"] == "not reproduced" and row["classes below in every seed"] == 2
+    assert row["baseline here / paper"] == "77.0 / 89.0"  # the msc side, and the paper's
+
+
+def test_a_claim_without_common_classes_is_refused():
+    results = frame([("msc", "cat", 0, 90.0, 80.0), ("dn2", "dog", 0, 80.0, 80.0)])
+    with pytest.raises(MscadError, match="no class and seed have results on both sides"):
+        claim_margins(results, get_claim("msc>dn2"))
+
+
+def test_the_committed_evidence_gives_every_verdict_its_numbers():
+    from mscad.claims import claims_table
+    from mscad.data import CIFAR10_CLASSES
+
+    table = claims_table(classes=list(CIFAR10_CLASSES))
+    row = table.loc["msc>dn2"]
+    assert row["classes x seeds"] == "10 x 3" and row["low"] > 0
+    assert table.loc["msc-angular>msc", "verdict"] == "not reproduced"
+    assert not np.isnan(table.loc["multiclass:msc>dn2", "mean"])
