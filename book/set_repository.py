@@ -6,7 +6,8 @@ An instructor who publishes a fork runs
     python book/set_repository.py https://github.com/ME/mscad --branch main
 
 which writes the address into `_config.yml` and rewrites, in every chapter, the Colab
-badge (colab.research.google.com/github/ME/mscad/blob/main/book/<chapter>.ipynb), the
+badge (colab.research.google.com/github/ME/mscad/blob/main/colab/<chapter>.ipynb, the
+plain edition that book/editions.py writes, which it then rewrites too), the
 `pip install git+...` line and the `git clone` of the chapters that read committed
 results. Without an address it re-applies the one in `_config.yml`; `--check` only lists
 the chapters that point elsewhere (exit status 1 if any), which the tests run.
@@ -42,8 +43,10 @@ def write_config(url: str, branch: str):
 def rewrite(source: str, chapter: str, url: str, branch: str) -> str:
     """One cell's source with every repository address replaced by ``url`` at ``branch``."""
     slug = url.removeprefix("https://github.com/")
-    source = re.sub(r"https://colab\.research\.google\.com/github/[^)\s\"]+?/book/[A-Za-z0-9_]+\.ipynb",
-                    f"https://colab.research.google.com/github/{slug}/blob/{branch}/book/{chapter}",
+    # The badge opens the chapter's plain edition (colab/, written by book/editions.py):
+    # Colab renders CommonMark, not the MyST of book/.
+    source = re.sub(r"https://colab\.research\.google\.com/github/[^)\s\"]+?/(?:book|colab)/[A-Za-z0-9_]+\.ipynb",
+                    f"https://colab.research.google.com/github/{slug}/blob/{branch}/colab/{chapter}",
                     source)
     source = re.sub(r"git\+https://github\.com/[^\"@\s]+?\.git(@[^\"\s]+)?", f"git+{url}.git@{branch}",
                     source)
@@ -98,6 +101,9 @@ def main(argv=None) -> int:
         write_config(url, branch)
     changed = apply(url, branch)
     print(f"{len(changed)} chapter(s) rewritten for {url} ({branch})" + (f": {', '.join(changed)}" if changed else ""))
+    import editions  # the plain editions carry the same badges and installs
+
+    editions.write_all()
     return 0
 
 

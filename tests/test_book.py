@@ -15,7 +15,7 @@ def test_every_chapter_points_at_the_configured_repository():
     for path in set_repository.chapters():
         text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
         slug = url.removeprefix("https://github.com/")
-        assert f"colab.research.google.com/github/{slug}/blob/{branch}/book/{path.name}" in text, path.name
+        assert f"colab.research.google.com/github/{slug}/blob/{branch}/colab/{path.name}" in text, path.name
         assert f"{url}.git" in text, path.name  # the install or clone line
 
 
@@ -26,7 +26,7 @@ def test_a_fork_gets_every_address_rewritten():
             'subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/mscad-book/mscad.git",')
     new = set_repository.rewrite(cell, "03_contrastive.ipynb", "https://github.com/prof-x/ad-course", "fall")
     assert "mscad-book" not in new
-    assert "colab.research.google.com/github/prof-x/ad-course/blob/fall/book/03_contrastive.ipynb" in new
+    assert "colab.research.google.com/github/prof-x/ad-course/blob/fall/colab/03_contrastive.ipynb" in new
     assert "git+https://github.com/prof-x/ad-course.git@fall" in new
     assert '"--branch", "fall", "https://github.com/prof-x/ad-course.git"' in new
     assert set_repository.rewrite(new, "03_contrastive.ipynb", "https://github.com/prof-x/ad-course",

@@ -1,0 +1,84 @@
+"""The plain editions (what a chapter's Colab badge opens) read right in a plain notebook
+front end, and the student edition has no solutions."""
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book"))
+import editions  # noqa: E402
+import student_edition  # noqa: E402
+
+
+def test_the_committed_editions_are_current():
+    assert editions.write_all(check=True) == [], "run python book/editions.py"
+
+
+@pytest.mark.parametrize("path", editions.chapters(), ids=lambda p: p.name)
+def test_a_plain_front_end_shows_no_raw_myst(path):
+    """Rendered as JupyterLab or Colab would (nbconvert's HTML of the CommonMark), the
+    edition has no MyST token left, every solution folded, every exercise numbered and
+    every glued number in place."""
+    from nbconvert import HTMLExporter
+    import nbformat
+
+    source = json.loads(path.read_text())
+    assert editions.raw_myst(source), "the source is MyST: the check would see it"
+    edition = ROOT / "colab" / path.name
+    html, _ = HTMLExporter().from_notebook_node(nbformat.read(edition, as_version=4))
+    text = re.sub(r"<[^>]+>", "", html)
+    for token in ("{glue:text}", "{cite}", "{exercise}", "{solution}", "{admonition}", ":label:",
+                  ":class: dropdown"):
+        assert token not in text, (path.name, token)
+    markdown = "".join("".join(c["source"]) for c in source["cells"] if c["cell_type"] == "markdown")
+    n_solutions = len(re.findall(r"^`{3,}\{solution\}", markdown, re.M))
+    n_exercises = len(re.findall(r"^`{3,}\{exercise\}", markdown, re.M))
+    assert html.count("<details>") == n_solutions and html.count("<summary>Solution</summary>") == n_solutions
+    assert len(re.findall(r"Exercise \d+\.", text)) == n_exercises
+    values = editions.glued_values(source)
+    for key, fmt in re.findall(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`", markdown)[:10]:
+        assert format(values[key], fmt) in text, (path.name, key)
+
+
+def test_plain_markdown_converts_each_construct():
+    source = ("(sec-x)=\n## Title\n\nMSC {cite}`reiss2023msc` ends at {glue:text}`auc:.1f`% on "
+              "{glue:text}`cls`.\n\n```{admonition} Why\n:class: note\nBecause.\n```\n\n"
+              "```{exercise} Try it\n:label: ex-1\nDo this.\n```\n\n```{solution} ex-1\n"
+              ":class: dropdown\nLike that.\n```\n")
+    cites = {"reiss2023msc": "Reiss & Hoshen, 2023"}
+    out = editions.plain_markdown(source, {"auc": 97.1234, "cls": "horse"}, cites, [4], "t", "BIB")
+    assert out.startswith("## Title")
+    assert "MSC ([Reiss & Hoshen, 2023](BIB)) ends at 97.1% on horse." in out
+    assert "> **Why**\n>\n> Because." in out
+    assert "**Exercise 5.** Try it\n\nDo this." in out
+    assert "<details>\n<summary>Solution</summary>\n\nLike that.\n\n</details>" in out
+    student = editions.plain_markdown(source, {"auc": 1.0, "cls": "x"}, cites, [0], "t", "BIB",
+                                      solutions=False)
+    assert "Like that" not in student and "Exercise 1." in student
+    with pytest.raises(KeyError, match="no cell glued 'auc'"):
+        editions.plain_markdown(source, {"cls": "x"}, cites, [0], "ch", "BIB")
+
+
+def test_the_bibliography_gives_author_and_year():
+    cites = editions.bibliography()
+    assert cites["reiss2023msc"] == "Reiss & Hoshen, 2023"
+
+
+def test_the_student_edition_has_no_solutions(tmp_path):
+    out = tmp_path / "student"
+    counts = student_edition.write(out)
+    assert sum(counts.values()) > 0 and len(counts) == len(editions.chapters())
+    for path in sorted((out / "book").glob("[0-9]*.ipynb")):
+        text = path.read_text()
+        original = (ROOT / "book" / path.name).read_text()
+        assert "{solution}" not in text
+        assert text.count("{exercise}") == original.count("{exercise}")  # the exercises stay
+        plain = (out / "colab" / path.name).read_text()
+        assert "<details>" not in plain and "Exercise 1." in plain
+    assert (out / "_toc.yml").exists() and (out / "_config.yml").exists()
+    with pytest.raises(SystemExit, match="is not empty"):
+        student_edition.write(out)
