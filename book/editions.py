@@ -40,6 +40,8 @@ FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>admonition|exercise|solut
 OPTION = re.compile(r"^:(?P<key>[a-z-]+):[ \t]*(?P<value>[^\n]*)\n", re.M)
 GLUE = re.compile(r"\{glue:text\}`(?P<key>[^`:]+)(?::(?P<fmt>[^`]*))?`")
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`(?P<keys>[^`]+)`")
+XREF = re.compile(r"\{(?P<role>numref|ref|doc)\}`(?:(?P<text>[^`<]*?)\s*<(?P<target>[^`>]+)>|(?P<bare>[^`]+))`")
+TITLE = re.compile(r"^# (?!\d+\. )", re.M)
 LABEL = re.compile(r"^\([A-Za-z0-9_-]+\)=[ \t]*\n", re.M)
 BADGE = re.compile(r"\(images/colab-badge\.svg\)")
 # What a plain front end would show as raw MyST: the test fails on any of these.
@@ -91,8 +93,39 @@ def _cite(match, cites: dict, url: str) -> str:
     return f"([{'; '.join(names)}]({url}))"
 
 
+def chapter_numbers() -> dict:
+    """label (``ch-...``) and file stem -> chapter number, from ``_toc.yml``'s numbered part
+    (the order the HTML book numbers them in)."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbered = [c["file"] for part in toc.get("parts", []) if part.get("numbered")
+                for c in part["chapters"]]
+    numbers = {}
+    for n, file in enumerate(numbered, start=1):
+        stem = Path(file).name
+        numbers[stem] = n
+        path = ROOT / f"{file}.ipynb"
+        if path.exists():
+            first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+            label = re.match(r"^\(([A-Za-z0-9_-]+)\)=", first)
+            if label:
+                numbers[label.group(1)] = n
+    return numbers
+
+
+def _xref(match, numbers: dict) -> str:
+    target = (match["target"] or match["bare"]).strip()
+    text = match["text"] if match["target"] else None
+    n = numbers.get(target, numbers.get(Path(target).name))
+    if match["role"] == "numref":
+        shown = "–" if n is None else str(n)
+        return (text or "%s").replace("%s", shown) + ("" if n is not None else " (not in this edition)")
+    return text or target
+
+
 def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapter: str,
-                   bib_url: str, solutions: bool = True) -> str:
+                   bib_url: str, solutions: bool = True, numbers: dict | None = None) -> str:
     """One markdown cell's MyST as CommonMark (+ ``<details>``); ``counter`` holds the
     chapter's exercise number so far (updated in place)."""
 
@@ -116,6 +149,7 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
     text = LABEL.sub("", text)
     text = GLUE.sub(lambda m: _glue_text(m, values, chapter), text)
     text = CITE.sub(lambda m: _cite(m, cites, bib_url), text)
+    text = XREF.sub(lambda m: _xref(m, numbers or {}), text)
     return BADGE.sub("(../book/images/colab-badge.svg)", text)
 
 
@@ -145,11 +179,15 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
     bib_url = f"{url}/blob/{branch}/book/references.bib"
     out = copy.deepcopy(nb)
     counter = [0]
+    numbers = chapter_numbers()
+    own = numbers.get(path.stem)
     cells = []
     for i, cell in enumerate(out["cells"]):
         if cell["cell_type"] == "markdown":
             text = plain_markdown("".join(cell["source"]), values, cites, counter, path.name,
-                                  bib_url, solutions)
+                                  bib_url, solutions, numbers)
+            if i == 0 and own is not None:  # the number the HTML book gives the chapter
+                text = TITLE.sub(f"# {own}. ", text, count=1)
             if not text.strip():
                 continue  # a cell that held only a solution (student edition)
             lines = text.split("\n")

@@ -29,7 +29,8 @@ SEEDS=0,1,2
 # of every epoch costs a quarter of a run (the chapters' deep dives keep it). The
 # selection runs' evaluations at epochs 5 and 10 are what lets stage A choose the length.
 EVAL="--eval-every 5"
-# Selection classes: the first five of CIFAR-10's order, fixed before any run (ten
+# Selection classes: the first five of CIFAR-10's order, a rule that needs no result (set
+# after the first one-seed test sweep existed, book/methods.md, but not chosen from it) (ten
 # classes x 15 objective/lr pairs would cost about two hours more on 2 cores).
 SELECTION_CLASSES=airplane,automobile,bird,cat,deer
 declare -A GRID=([msc]="1e-2 1e-3 1e-4" [msc-angular]="1e-2 1e-3 1e-4" [contrastive]="1e-2 1e-3 1e-4"

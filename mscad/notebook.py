@@ -54,3 +54,16 @@ def compared(value: float, other: float, higher: str = "above", lower: str = "be
     if abs(value - other) <= tolerance:
         return same
     return higher if value > other else lower
+
+
+def chapter_class(normal_class: str | None = None) -> str:
+    """The normal class a chapter trains on, from one switch: the chapter's
+    ``NORMAL_CLASS`` parameter if set, else ``$MSCAD_CLASS`` (one setting for every
+    chapter, e.g. ``MSCAD_CLASS=cat python book/execute.py book/0*.ipynb``), else the
+    book's showcase class (the median validation DN2, :func:`mscad.report.showcase_class`)."""
+    from .report import load_results, results_folder, showcase_class
+
+    chosen = normal_class or os.environ.get("MSCAD_CLASS")
+    if chosen:
+        return str(chosen)
+    return showcase_class(load_results(results_folder("selection-cpu/dn2")))

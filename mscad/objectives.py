@@ -30,6 +30,8 @@ class Objective:
     views: int  # 0: no training; 1: the evaluation transform (PANDA); 2: MoCo v2 views
     center: str | None  # "raw": mean of raw features (Eq. 1); "normalised": Eq. 3; None
     momentum: float = 0.0  # SGD momentum; the paper's MSC uses none (A.3)
+    short: str = ""  # a legend's short name
+    color: str = "tab:gray"  # one colour per objective in every figure of the book
 
     @property
     def trains(self) -> bool:
@@ -44,21 +46,25 @@ def _msc_angular(views, center, temperature):
 
 
 _RECORDS = (
-    Objective("dn2", "DN2 (no fine-tuning)", None, views=0, center=None),
+    Objective("dn2", "DN2 (no fine-tuning)", None, views=0, center=None, short="DN2", color="black"),
     Objective("center", "center loss (PANDA, Eq. 1)", lambda v, c, t: center_loss(v[0], c),
-              views=1, center="raw", momentum=PANDA_MOMENTUM),
+              views=1, center="raw", momentum=PANDA_MOMENTUM, short="center", color="tab:orange"),
     Objective("angular-center", "angular center (Eq. 6)",
               lambda v, c, t: angular_center_loss(v[0], c),
-              views=1, center="normalised", momentum=PANDA_MOMENTUM),
+              views=1, center="normalised", momentum=PANDA_MOMENTUM, short="angular center",
+              color="tab:brown"),
     Objective("contrastive", "contrastive (Eq. 2)", lambda v, c, t: contrastive_loss(v[0], v[1], t),
-              views=2, center=None),
+              views=2, center=None, short="contrastive", color="tab:red"),
     Objective("msc", "mean-shifted contrastive (Eq. 4)",
-              lambda v, c, t: msc_loss(v[0], v[1], c, t), views=2, center="normalised"),
-    Objective("msc-angular", "MSC + angular (Eq. 4 + 6)", _msc_angular, views=2, center="normalised"),
+              lambda v, c, t: msc_loss(v[0], v[1], c, t), views=2, center="normalised",
+              short="MSC", color="tab:blue"),
+    Objective("msc-angular", "MSC + angular (Eq. 4 + 6)", _msc_angular, views=2, center="normalised",
+              short="MSC + angular", color="tab:cyan"),
 )
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in _RECORDS}  # in the paper's order
 OBJECTIVE_LABELS = {name: o.label for name, o in OBJECTIVES.items()}
+OBJECTIVE_COLORS = {name: o.color for name, o in OBJECTIVES.items()}
 
 
 def get_objective(name: str) -> Objective:

@@ -157,3 +157,98 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
     legend_ax.legend(handles, labels, loc="center", fontsize=10, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def objective_color(name: str, default: str = "tab:gray") -> str:
+    """The one colour of an objective in every figure (from its record)."""
+    from .objectives import OBJECTIVE_COLORS
+
+    return OBJECTIVE_COLORS.get(name, default)
+
+
+def epoch_curves(results, objectives=None, level: float = 0.95):
+    """Per objective and epoch: the mean ROC-AUC % over the classes of each seed (seeds in
+    which every class has a run), then the mean over seeds and its Student-t interval.
+    ``results``: a frame of :func:`mscad.report.load_results` (one setting). Returns a
+    long frame: objective, epoch, mean, low, high, seeds, classes."""
+    import pandas as pd
+
+    from .report import interval
+
+    rows = []
+    n_classes = results.normal_class.nunique()
+    for objective, part in results.groupby("objective"):
+        if objectives is not None and objective not in objectives:
+            continue
+        per_seed = {}
+        for seed, runs in part.groupby("seed"):
+            if runs.normal_class.nunique() < n_classes:
+                continue  # a seed still running: its mean would cover other classes
+            curves_ = pd.DataFrame(list(runs.evaluated))  # runs x epochs, ROC-AUC %
+            per_seed[seed] = curves_.mean(axis=0)
+        if not per_seed:
+            continue
+        table = pd.DataFrame(per_seed)  # epochs x seeds
+        for epoch, values in table.iterrows():
+            mean, low, high = interval(values.dropna(), level)
+            rows.append(dict(objective=objective, epoch=int(epoch), mean=mean, low=low, high=high,
+                             seeds=int(values.notna().sum()), classes=n_classes))
+    return pd.DataFrame(rows)
+
+
+def collapse_figure(curves, dn2: float, paper_reading: dict | None = None, ax=None,
+                    labels: dict | None = None):
+    """The paper's Fig. 5 at our scale: mean ROC-AUC % per epoch for each objective (a
+    95% band over seeds where there are two or more), DN2 as a horizontal line."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    labels = labels or {}
+    for objective, part in curves.groupby("objective", sort=False):
+        color = objective_color(objective)
+        ax.plot(part.epoch, part["mean"], marker="o", ms=3, color=color,
+                label=labels.get(objective, objective))
+        if part["low"].notna().any():
+            ax.fill_between(part.epoch, part["low"], part["high"], color=color, alpha=0.2, lw=0)
+    ax.axhline(dn2, color=objective_color("dn2"), ls="--", lw=1, label="DN2 (epoch 0)")
+    ax.set_xlabel("epoch (0 = pretrained)")
+    ax.set_ylabel("mean ROC-AUC % over classes")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+def lr_landscape(selection, epochs=(0, 5, 10), ax=None):
+    """Validation ROC-AUC % (mean over the selection classes) per learning rate, one panel
+    per objective and one line per evaluated epoch: where each loss can gain, without a
+    test image. ``selection``: :func:`mscad.report.load_results` of the selection runs."""
+    import pandas as pd
+
+    trained = selection[selection.epochs > 0]
+    objectives = [o for o in ("center", "angular-center", "contrastive", "msc", "msc-angular")
+                  if o in set(trained.objective)]
+    fig, axes = plt.subplots(1, len(objectives), figsize=(2.6 * len(objectives), 3), sharey=True,
+                             squeeze=False)
+    rows = []
+    for _, r in trained.iterrows():
+        for epoch in epochs:
+            if epoch in r.evaluated:
+                rows.append(dict(objective=r.objective, lr=r.lr, epoch=epoch, auroc=r.evaluated[epoch],
+                                 normal_class=r.normal_class))
+    long = pd.DataFrame(rows)
+    means = long.groupby(["objective", "lr", "epoch"]).auroc.mean().reset_index()
+    styles = dict(zip(epochs, (":", "--", "-")))
+    for ax, objective in zip(axes[0], objectives):
+        part = means[means.objective == objective]
+        for epoch in epochs:
+            line = part[part.epoch == epoch].sort_values("lr")
+            ax.plot(line.lr, line.auroc, marker="o" if epoch else None, ms=4,
+                    color=objective_color(objective), ls=styles.get(epoch, "-"))
+        ax.set_xscale("log")
+        ax.set_title(objective, fontsize=9)
+        ax.set_xlabel("learning rate")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("validation ROC-AUC %")
+    handles = [plt.Line2D([], [], color="gray", ls=styles.get(e, "-"),
+                          label="epoch 0 (pretrained)" if e == 0 else f"after {e} epochs")
+               for e in epochs]
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig, means

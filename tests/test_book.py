@@ -1,6 +1,7 @@
 """The chapters point at the repository address configured in _config.yml."""
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,3 +137,24 @@ def test_execute_injects_parameters_after_the_parameters_cell():
         execute.inject_parameters(nb, {"EPOCHS": 5})
     with pytest.raises(SystemExit, match="CLASS is not set"):  # a part of NORMAL_CLASS
         execute.inject_parameters(nb, {"CLASS": "cat"})
+
+
+def test_the_book_builds_strictly_with_a_chapter_dropped(tmp_path):
+    """An instructor drops a chapter from _toc.yml alone: the strict build (-W) still
+    passes, chapters are renumbered, and references to the dropped one say so."""
+    import shutil
+    import subprocess
+
+    shutil.copytree(ROOT / "book", tmp_path / "book",
+                    ignore=shutil.ignore_patterns("_build", "__pycache__", ".ipynb_checkpoints"))
+    shutil.copy2(ROOT / "_config.yml", tmp_path / "_config.yml")
+    toc = (ROOT / "_toc.yml").read_text()
+    assert "      - file: book/06_benchmarks\n" in toc
+    (tmp_path / "_toc.yml").write_text(toc.replace("      - file: book/06_benchmarks\n", ""))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run([str(jb), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    page = (tmp_path / "_build" / "html" / "book" / "07_your_images.html").read_text()
+    assert "<title>6. " in page  # renumbered
+    assert "(not in this edition)" in (tmp_path / "_build" / "html" / "book" / "05_ablations.html").read_text()
