@@ -12,10 +12,12 @@ from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
-from mscad.train import TrainConfig, fine_tune, write_result
+from mscad.config import TrainConfig
+from mscad.results import write_result
+from mscad.train import fine_tune
 cfg = TrainConfig(dataset="cifar10", normal_class=sys.argv[1], objective=sys.argv[2], profile="cpu")
 t = time.time()
-result = fine_tune(cfg, progress=False)
+result = fine_tune(cfg, progress=False).result
 result["benchmark"] = dict(wall_s=time.time() - t,
                            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 write_result(result, sys.argv[3])

@@ -20,7 +20,7 @@ from mscad.data import CIFAR10_CLASSES, load_split
 from mscad.metrics import roc_auc
 from mscad.model import FeatureModel, extract_features
 from mscad.scoring import euclidean_knn_scores, knn_scores
-from mscad.train import environment
+from mscad.results import environment
 
 
 def main():

@@ -25,7 +25,8 @@ from mscad.data import one_class_data
 from mscad.losses import msc_loss
 from mscad.metrics import feature_center
 from mscad.model import FeatureModel, extract_features
-from mscad.train import TrainConfig, objective_loss, train_one_epoch
+from mscad.config import TrainConfig
+from mscad.train import objective_loss, train_one_epoch
 
 
 class PILTwoViews(torch.utils.data.Dataset):

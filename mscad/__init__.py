@@ -7,7 +7,7 @@ Ctrl-C) before torch is loaded.
 """
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 _EXPORTS = {"MscadError": "errors", "angular_center_loss": "losses", "center_loss": "losses",
             "contrastive_loss": "losses", "msc_loss": "losses", "kmeans_scores": "scoring",
             "knn_scores": "scoring", "MSCDetector": "detector", "TrainConfig": "config",

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .errors import MscadError
-from .results import is_result, result_json, set_aside, strict_json
+from .results import RunResult, result_json, set_aside, strict_json
 
 # The modules whose source can change a run's numbers (not the CLI, plots or reports).
 CODE_MODULES = ("augment", "backbones", "config", "data", "images", "losses", "metrics", "model",
@@ -77,7 +77,7 @@ def run_key(cfg, data, images: str | None = None) -> str:
 
 
 def load_run(key: str, cfg):
-    """The stored run under ``key`` as a :class:`mscad.train.Run`, or None."""
+    """The stored run under ``key`` as a :class:`mscad.results.Run`, or None."""
     from .model import FeatureModel
     from .results import Run
 
@@ -85,9 +85,7 @@ def load_run(key: str, cfg):
     if not folder.exists():
         return None
     try:
-        result = strict_json((folder / "result.json").read_text())
-        if not is_result(result):
-            raise ValueError("result.json is not an mscad result")
+        result = RunResult.from_dict(strict_json((folder / "result.json").read_text()))
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         model = FeatureModel(cfg.backbone, pretrained=False)
         model.load_state_dict(state["model"])

@@ -134,10 +134,9 @@ def cmd_run(args):
 def _interrupted(checkpoint: Path, how: str) -> str:
     from .results import checkpoint_hint
 
-    hint = checkpoint_hint(checkpoint)
-    if hint == "no checkpoint was kept":
+    if not checkpoint.exists():
         return "interrupted before the first checkpoint; nothing was saved."
-    return f"interrupted; {hint}: {how}."
+    return f"interrupted; {checkpoint_hint(checkpoint)}: {how}."
 
 
 def _split(text):

@@ -175,7 +175,7 @@ class TrainConfig:
                                "paper's 'optimization from scratch')", flag="--from-scratch",
                                invert=True)
     profile: str | None = setting(None, " | ".join(PROFILES) + " (default: $MSCAD_PROFILE, else "
-                                  "paper with a GPU and cpu without)")
+                                  "gpu with a GPU and cpu without; paper only when asked for)")
     epochs: int | None = setting(None, "fine-tuning epochs (profile default)")
     image_size: int | None = setting(None, "input resolution in pixels, "
                                      f"{IMAGE_SIZE_RANGE[0]}-{IMAGE_SIZE_RANGE[1]} (profile default)")

@@ -40,7 +40,6 @@ import torch
 
 from .errors import MscadError
 from .images import decode_images, list_images
-from .images import square_image  # noqa: F401  (re-exported: chapters import it from here)
 
 # What an experiment's ROC-AUC is measured on: the data set's test split, or a validation
 # set made from its train split alone (for choosing settings).

@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .errors import MscadError
 from .images import as_images
 from .model import FeatureModel, extract_features
-from .results import check_writable
+from .results import RunResult, check_writable, result_json
 from .scoring import SCORERS, get_scorer
 from .train import fine_tune
 
@@ -164,7 +164,7 @@ class MSCDetector(BaseEstimator):
                      gallery=torch.from_numpy(np.ascontiguousarray(self.gallery_)),
                      threshold=self.threshold_, decision_scores=torch.from_numpy(self.decision_scores_),
                      config=json.dumps(self.config_.as_dict()),
-                     params=json.dumps(self.get_params()), result=json.dumps(self.result_))
+                     params=json.dumps(self.get_params()), result=result_json(self.result_))
         torch.save(state, path)
         return path
 
@@ -192,7 +192,7 @@ class MSCDetector(BaseEstimator):
             det.model_.load_state_dict(state["model"])
             gallery = state["gallery"].numpy()
             det.threshold_ = float(state["threshold"])
-            det.result_ = json.loads(state["result"])
+            det.result_ = RunResult.from_dict(json.loads(state["result"]))
         except MscadError as e:
             raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({e})") from None
         except Exception as e:  # noqa: BLE001 - truncated, edited, another backbone, a pickle

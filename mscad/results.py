@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,11 @@ def check_writable(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
-def result_json(result: dict) -> str:
-    """A result as strict JSON: NaN or infinity anywhere is a bug, never written."""
+def result_json(result) -> str:
+    """A result (a :class:`RunResult` or its dict) as strict JSON: NaN or infinity
+    anywhere is a bug, never written."""
+    if isinstance(result, RunResult):
+        result = result.to_dict()
     try:
         return json.dumps(result, indent=1, allow_nan=False)
     except ValueError:
@@ -71,7 +75,7 @@ def result_json(result: dict) -> str:
 
 
 def write_result(result: dict, out: str | Path):
-    """Write a RESULT.json (the contract in shared/DESIGN.md), as strict JSON."""
+    """Write a RESULT.json (its schema: docs/result-schema.md), as strict JSON."""
     out = check_writable(out)
     text = result_json(result)
     _atomic_write(out, lambda tmp: tmp.write_text(text))
@@ -86,8 +90,14 @@ def strict_json(text: str):
     return json.loads(text, parse_constant=_no_constant)
 
 
+def load_result(path: str | Path) -> RunResult:
+    """A RESULT.json of any schema version as a :class:`RunResult` (migrated)."""
+    return RunResult.from_dict(read_result(path))
+
+
 def read_result(path: str | Path) -> dict:
-    """A RESULT.json as a dict; :class:`CorruptResultError` naming the file if it is not one."""
+    """A RESULT.json as a dict (as written, not migrated); :class:`CorruptResultError`
+    naming the file if it is not one."""
     path = Path(path)
     try:
         result = strict_json(path.read_text())
@@ -116,13 +126,117 @@ def set_aside(path: Path, why: str) -> Path:
     return target
 
 
+# ------------------------------------------------------------------ the result type
+RESULT_SCHEMA = 2  # files without a "schema" key are version 1 (before 2026-12-04)
+RESULT_FIELDS = ("auroc", "history", "config", "target_class", "data", "environment", "wall_s", "code")
+
+
+def _migrate(d: dict) -> dict:
+    """A RESULT.json dict of any schema version as the current version's keys."""
+    d = dict(d)
+    version = d.pop("schema", 1)
+    if version > RESULT_SCHEMA:
+        raise CorruptResultError(f"this result was written by a newer mscad (schema {version}, this "
+                                 f"one reads up to {RESULT_SCHEMA}); upgrade mscad.")
+    if version < 2:  # 1 -> 2: "all images" was written as null; no code provenance
+        from .config import LEGACY
+
+        config = dict(d.get("config") or {})
+        config.update({k: table[config[k]] for k, table in LEGACY.items()
+                       if k in config and config[k] in table})
+        d["config"] = config
+        d.setdefault("code", None)
+    return d
+
+
+@dataclass
+class RunResult:
+    """One run's result (RESULT.json), versioned: ``RunResult.from_dict`` reads every
+    schema version (older ones migrated), ``to_dict`` writes the current one. The fields
+    are documented in docs/result-schema.md. Reads like a dict (``result["history"]``), so
+    code written for the plain dict keeps working; keys this version does not know (a
+    benchmark's measurements, say) are kept in ``extra`` and written back."""
+
+    auroc: float | None
+    history: list
+    config: dict
+    target_class: str | None = None
+    data: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+    wall_s: float | None = None
+    code: dict | None = None  # which code produced it (code_provenance); None: unknown (v1)
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunResult":
+        if not is_result(d):
+            raise CorruptResultError("not an mscad result (it needs auroc, history and config).")
+        d = _migrate(d)
+        known = {k: d[k] for k in RESULT_FIELDS if k in d}
+        return cls(**known, extra={k: v for k, v in d.items() if k not in RESULT_FIELDS})
+
+    def to_dict(self) -> dict:
+        out = {"schema": RESULT_SCHEMA}
+        out.update({k: getattr(self, k) for k in RESULT_FIELDS})
+        out.update(self.extra)
+        return out
+
+    # dict-style access, for code and chapters that read results as dicts
+    def __getitem__(self, key):
+        if key in RESULT_FIELDS:
+            return getattr(self, key)
+        if key == "schema":
+            return RESULT_SCHEMA
+        return self.extra[key]
+
+    def __setitem__(self, key, value):
+        if key in RESULT_FIELDS:
+            setattr(self, key, value)
+        else:
+            self.extra[key] = value
+
+    def __contains__(self, key) -> bool:
+        return key in RESULT_FIELDS or key == "schema" or key in self.extra
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def keys(self):
+        return self.to_dict().keys()
+
+
+@lru_cache(maxsize=None)
+def code_provenance() -> dict:
+    """Which code produced a result: mscad's version, the source hash of every module
+    that can change a number (with the torch/torchvision/timm/kornia versions: the run
+    cache's code identity), and, in a git checkout, the commit and whether the package's
+    files differed from it (dirty)."""
+    import subprocess
+
+    from . import __version__
+    from .cache import code_identity
+
+    here = Path(__file__).resolve().parent
+    commit = dirty = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        if commit:
+            status = subprocess.run(["git", "status", "--porcelain", "--", str(here)], cwd=here,
+                                    capture_output=True, text=True, timeout=10).stdout
+            dirty = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass  # no git: the source hash alone says which code it was
+    return dict(mscad=__version__, source_sha256=code_identity(), commit=commit, dirty=dirty)
+
+
 # ------------------------------------------------------------------ runs
 @dataclass
 class Run:
     """One finished experiment: its result (the RESULT.json dict), the fine-tuned model
     and the center. ``run["history"]`` reads the result like a dict."""
 
-    result: dict
+    result: RunResult
     model: object  # the fine-tuned mscad.model.FeatureModel
     center: object  # torch.Tensor, or None for objectives without a center
     from_cache: bool = False  # loaded from the run cache (mscad.cache), not trained now

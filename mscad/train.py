@@ -27,12 +27,11 @@ from .metrics import (around, augmentation_similarity, feature_center, roc_auc, 
                       uniformity_loss)
 from .model import FeatureModel, FrozenActivations, extract_features
 from .objectives import OBJECTIVES, get_objective
-from .results import (Run, checkpoint_hint, environment, load_checkpoint, save_checkpoint,
-                      write_result)
+from .results import (Run, RunResult, checkpoint_hint, code_provenance, environment,
+                      load_checkpoint, save_checkpoint)
 from .scoring import knn_scores
 
-__all__ = ["OBJECTIVES", "Run", "TrainConfig", "evaluate", "experiment_data", "fine_tune",
-           "train_one_epoch", "write_result"]
+__all__ = ["evaluate", "experiment_data", "fine_tune", "train_one_epoch"]
 
 
 def experiment_data(cfg: TrainConfig) -> OneClassData:
@@ -320,11 +319,12 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
             checkpoint_now(epoch)
     last_evaluated = [h for h in history if h["uniformity"] is not None][-1]
     summary = labelled.summary() if labelled else f"{len(train_images)} normal images"
-    result = dict(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),
-                  target_class=name,
-                  data=dict(summary=summary, n_train=len(train_images),
-                            n_test=len(labelled.test) if labelled else 0),
-                  environment=environment(), wall_s=round(time.time() - start_time, 1))
+    result = RunResult(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),
+                       target_class=name,
+                       data=dict(summary=summary, n_train=len(train_images),
+                                 n_test=len(labelled.test) if labelled else 0),
+                       environment=environment(), wall_s=round(time.time() - start_time, 1),
+                       code=code_provenance())
     run = Run(result, model, center)
     if use_cache:
         run_cache.store_run(key, run)

@@ -49,7 +49,7 @@ def test_a_second_identical_run_is_loaded_with_its_model(shapes, monkeypatch):
     first = fine_tune(cfg, data=data, progress=False)
     second = fine_tune(cfg, data=data, progress=False)
     assert not first.from_cache and second.from_cache
-    assert second.result == json.loads(json.dumps(first.result))
+    assert second.result.to_dict() == json.loads(json.dumps(first.result.to_dict()))
     assert torch.equal(second.center, first.center)
     for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values()):
         assert torch.equal(a, b), name

@@ -7,7 +7,7 @@ import pytest
 from mscad.errors import MscadError
 from mscad.report import (complete_classes, load_results, objective_means, ordering_checks,
                           per_class_table, results_folder)
-from mscad.train import TrainConfig
+from mscad.config import TrainConfig
 
 AUROC = {  # class -> objective -> ROC-AUC (fractions, as result files store them)
     "airplane": dict(dn2=0.80, center=0.82, **{"angular-center": 0.81}, contrastive=0.78, msc=0.88,

@@ -6,7 +6,8 @@ import torch
 
 from mscad.data import one_class_data
 from mscad.errors import MscadError
-from mscad.train import TrainConfig, fine_tune
+from mscad.config import TrainConfig
+from mscad.train import fine_tune
 
 TINY = dict(backbone="efficientnet_lite0", profile="quick", image_size=32, batch_size=8,
             epochs=2, device="cpu")
@@ -46,7 +47,7 @@ def test_history_and_center_from_pretrained_model(shapes_cfg):
     assert all(0 <= r["auroc"] <= 1 and -1 <= r["uniformity"] <= 1 for r in h)
     assert result["auroc"] == h[-1]["auroc"]
     assert result["config"]["lr"] == 1e-3 and result["config"]["profile"] == "quick"
-    json.dumps(result.result)  # the result file contract: plain JSON
+    json.dumps(result.result.to_dict())  # the result file contract: plain JSON
 
 
 def test_parameters_move_and_frozen_ones_do_not(shapes_cfg):
