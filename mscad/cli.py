@@ -147,7 +147,7 @@ def sweep_jobs(args) -> list:
     """(out file, TrainConfig) of every run of a sweep, all names checked before any runs."""
     from .backbones import BACKBONES
     from .config import TrainConfig
-    from .data import load_split, resolve_class
+    from .data import load_split, normal_classes, resolve_class
     from .errors import unknown_name
     from .objectives import OBJECTIVES
 
@@ -159,7 +159,11 @@ def sweep_jobs(args) -> list:
             raise unknown_name(kind, name, known)
     size = _config(args).resolved().image_size
     known_classes = load_split(args.dataset or TrainConfig.dataset, "train", size).classes
-    classes = known_classes if args.classes == "all" else _split(args.classes)
+    if args.classes == "all":  # the protocol's normal classes (MVTec: "good"), else every class
+        classes = known_classes if args.setting == "multi-class" else normal_classes(
+            args.dataset or TrainConfig.dataset, known_classes)
+    else:
+        classes = _split(args.classes)
     classes = [known_classes[resolve_class(c, known_classes)] for c in classes]
     seeds = _seeds(args)
     out_dir = Path(args.out_dir)

@@ -217,6 +217,10 @@ class DatasetSource:
     name: str
     load: Callable
     argument: str | None = None  # what follows "name:", e.g. "<category>"
+    # The protocol: the classes that may be normal (None: every class in turn). MVTec AD's
+    # train split holds defect-free images only, so its one normal class is "good" and the
+    # defect types are the anomalies.
+    normal_classes: tuple | None = None
 
     @property
     def usage(self) -> str:
@@ -225,9 +229,24 @@ class DatasetSource:
 
 _SOURCES = (DatasetSource("cifar10", _cifar10), DatasetSource("cifar100-coarse", _cifar100(True)),
             DatasetSource("cifar100-fine", _cifar100(False)), DatasetSource("catsvsdogs", _catsvsdogs),
-            DatasetSource("mvtec", _mvtec, "<category>"), DatasetSource("dior", _dior))
+            DatasetSource("mvtec", _mvtec, "<category>", normal_classes=("good",)),
+            DatasetSource("dior", _dior))
 DATASET_SOURCES = {s.name: s for s in _SOURCES}
 DATASETS = tuple(s.usage for s in _SOURCES)  # the names as a user types them
+
+
+def dataset_source(dataset: str) -> DatasetSource | None:
+    """The registry entry of a data set name (``mvtec:bottle`` -> mvtec), None for a folder."""
+    return DATASET_SOURCES.get(dataset.partition(":")[0])
+
+
+def normal_classes(dataset: str, classes: list) -> list:
+    """The classes a sweep's ``--classes all`` makes normal in turn: the protocol's own
+    (MVTec: "good") or every class."""
+    source = dataset_source(dataset)
+    if source is not None and source.normal_classes:
+        return [c for c in classes if c in source.normal_classes]
+    return list(classes)
 
 
 def load_split(dataset: str, split: str, image_size: int = 224) -> LabelledImages:
@@ -315,6 +334,13 @@ def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, ima
         raise MscadError(f"evaluate_on (--evaluate-on) must be one of {', '.join(EVALUATION_SETS)}, got {evaluate_on!r}.")
     if (normal_class is None) == (anomalous_class is None):
         raise MscadError("give exactly one of normal_class (one-class) or anomalous_class (multi-class).")
+    source = dataset_source(dataset)
+    if source is not None and source.normal_classes:
+        allowed = ", ".join(repr(c) for c in source.normal_classes)
+        if anomalous_class is not None or str(normal_class) not in source.normal_classes:
+            raise MscadError(f"{source.name}'s protocol has one normal class, {allowed} (its train split "
+                             f"holds only defect-free images; every other class is an anomaly); use "
+                             f"--normal-class {source.normal_classes[0]}.")
     for limit, what in ((train_limit, "train_limit (--train-limit)"), (test_limit, "test_limit (--test-limit)")):
         if limit is not None and limit < 1:
             raise MscadError(f"{what} must be a positive number of images (None = all), got {limit}.")

@@ -90,3 +90,36 @@ def test_corrupt_image_is_named(folder_dataset):
     bad.write_bytes(b"this is not a jpeg")
     with pytest.raises(MscadError, match=r"cannot read image .*99\.jpg.*delete or replace"):
         one_class_data(str(folder_dataset), "circle", image_size=20)
+
+
+def test_mvtec_protocol_makes_good_the_only_normal_class(tmp_path, monkeypatch, capsys):
+    """MVTec AD: train holds defect-free images only; 'good' is normal, defects anomalous.
+    A sweep over --classes all runs 'good' alone; a defect type as normal is refused."""
+    import json as json_
+
+    from conftest import make_folder_dataset
+
+    from mscad.cli import main
+
+    root = tmp_path / "data"
+    make_folder_dataset(root / "mvtec" / "bottle", classes=("good", "crack"), n_train=6, n_test=4)
+    import shutil
+    shutil.rmtree(root / "mvtec" / "bottle" / "train" / "crack")
+    monkeypatch.setenv("MSCAD_DATA", str(root))
+    out = tmp_path / "res"
+    assert main(["sweep", "--dataset", "mvtec:bottle", "--classes", "all", "--objectives", "dn2",
+                 "--profile", "quick", "--quiet", "--out-dir", str(out)]) == 0
+    files = sorted(p.name for p in out.rglob("*.json"))
+    assert files == ["good.json"]
+    result = json_.loads(next(out.rglob("good.json")).read_text())
+    assert result["data"]["n_test"] == 8 and 0 <= result["auroc"] <= 1
+    rc = main(["run", "--dataset", "mvtec:bottle", "--normal-class", "crack", "--objective", "dn2",
+               "--profile", "quick", "--quiet", "--out", str(tmp_path / "x.json")])
+    assert rc == 2 and "use --normal-class good" in capsys.readouterr().err
+
+
+def test_cifar100_superclass_names_find_the_papers_table_8():
+    from mscad.paper import TABLE8, paper_value
+
+    assert paper_value("cifar100-coarse", "aquatic_mammals", "msc") == TABLE8["rows"][0][5]
+    assert paper_value("cifar100-coarse", "vehicles_2", "center") == TABLE8["rows"][19][4]
