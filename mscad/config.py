@@ -147,10 +147,17 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-def setting(default, help: str, **cli):
+def setting(default, help: str, roles: tuple = (), implied=None, **cli):
     """A TrainConfig field with its command-line help (``cli``: flag, choices, sweep=False,
-    invert=True for a boolean flag that sets the field to False)."""
-    return field(default=default, metadata=dict(help=help, **cli))
+    invert=True for a boolean flag that sets the field to False) and its roles, which the
+    code reads instead of hand lists: ``"resume"`` (a checkpoint must share it),
+    ``"scale"`` (results that differ in it are never averaged or compared). ``implied``:
+    what a stored config written before the setting existed is read as (a function of
+    that config)."""
+    return field(default=default, metadata=dict(help=help, roles=tuple(roles), implied=implied, **cli))
+
+
+R, S = "resume", "scale"
 
 
 @dataclass
@@ -161,48 +168,55 @@ class TrainConfig:
     again changes nothing. ``train_limit``/``test_limit`` 0 means every image."""
 
     dataset: str = setting("cifar10", "registered data set or a folder with train/<class>/ and "
-                           "test/<class>/ (see the data sets list below)")
+                           "test/<class>/ (see the data sets list below)", roles=(R, S))
     normal_class: str | None = setting("0", "the normal class, by name or index (one-class "
-                                       "setting)", sweep=False, show_default=False)
+                                       "setting)", sweep=False, show_default=False, roles=(R,))
     anomalous_class: str | None = setting(None, "the anomalous class; all others are normal "
-                                          "(multi-class setting, Table 5)", sweep=False)
+                                          "(multi-class setting, Table 5)", sweep=False, roles=(R,))
     objective: str = setting("msc", "one of " + ", ".join(OBJECTIVES) + " (dn2 = no fine-tuning)",
-                             sweep=False)
+                             sweep=False, roles=(R,))
     backbone: str | None = setting(None, "feature extractor (see the backbones list below; "
                                    "profile default: efficientnet_lite0, resnet152 for paper)",
-                                   sweep=False)
+                                   sweep=False, roles=(R, S))
     pretrained: bool = setting(True, "random initial weights instead of ImageNet ones (the "
                                "paper's 'optimization from scratch')", flag="--from-scratch",
-                               invert=True)
+                               invert=True, roles=(R, S))
     profile: str | None = setting(None, " | ".join(PROFILES) + " (default: $MSCAD_PROFILE, else "
-                                  "gpu with a GPU and cpu without; paper only when asked for)")
+                                  "gpu with a GPU and cpu without; paper only when asked for)",
+                                  roles=(S,))
     epochs: int | None = setting(None, "fine-tuning epochs (profile default)")
     image_size: int | None = setting(None, "input resolution in pixels, "
-                                     f"{IMAGE_SIZE_RANGE[0]}-{IMAGE_SIZE_RANGE[1]} (profile default)")
-    batch_size: int | None = setting(None, "images per step; two views each (profile default)")
-    lr: float | None = setting(None, "SGD learning rate (profile default, per objective)")
+                                     f"{IMAGE_SIZE_RANGE[0]}-{IMAGE_SIZE_RANGE[1]} (profile default)",
+                                     roles=(R, S))
+    batch_size: int | None = setting(None, "images per step; two views each (profile default)",
+                                     roles=(R, S))
+    lr: float | None = setting(None, "SGD learning rate (profile default, per objective)", roles=(R,))
     momentum: float | None = setting(None, "SGD momentum (default: 0, PANDA's 0.9 for the center "
-                                     "losses)")
-    weight_decay: float = setting(5e-5, "SGD weight decay (paper: 5e-5)")
-    temperature: float = setting(0.25, "tau of Eqs. 2 and 4 (paper: 0.25)")
-    k: int = setting(2, "nearest neighbours in the score, Eq. 5 (paper: 2)")
-    seed: int = setting(0, "seed of subsets, batches and augmentations")
+                                     "losses)", roles=(R,))
+    weight_decay: float = setting(5e-5, "SGD weight decay (paper: 5e-5)", roles=(R, S))
+    temperature: float = setting(0.25, "tau of Eqs. 2 and 4 (paper: 0.25)", roles=(R, S))
+    k: int = setting(2, "nearest neighbours in the score, Eq. 5 (paper: 2)", roles=(R, S))
+    seed: int = setting(0, "seed of subsets, batches and augmentations", roles=(R,))
     train_limit: int | None = setting(None, "use this many normal train images (few-shot: 200, "
-                                      "500; 0 = all; profile default)")
+                                      "500; 0 = all; profile default)", roles=(R, S))
     test_limit: int | None = setting(None, "use this many test images, class shares kept (0 = all; "
-                                     "profile default)")
+                                     "profile default)", roles=(R, S))
     evaluate_on: str = setting("test", "test: ROC-AUC on the data set's test split; validation: on "
                                "held-out normal train images and other classes' train images (for "
-                               "choosing settings without test images)", choices=["test", "validation"])
+                               "choosing settings without test images)", choices=["test", "validation"],
+                               roles=(R, S), implied=lambda stored: "test")
     eval_every: int | None = setting(None, "evaluate every N epochs (profile default: 1)")
     early_stop_epoch: int | None = setting(None, "stop after this many epochs (PANDA-ES)",
-                                           flag="--early-stop")
-    similarity_images: int = setting(500, "train images used for the augmentation similarity")
+                                           flag="--early-stop", roles=(S,))
+    similarity_images: int = setting(500, "train images used for the augmentation similarity",
+                                     roles=(R,))
     device: str | None = setting(None, "cpu or cuda (default: cuda when available)",
                                  choices=["cpu", "cuda"])
     precision: str | None = setting(None, "fp32, bf16 or fp16 (with a gradient scaler); default "
                                     "by capability: fp32 on the CPU, bf16 on GPUs that have it, "
-                                    "else fp16", choices=list(PRECISIONS))
+                                    "else fp16", choices=list(PRECISIONS), roles=(R,),
+                                    implied=lambda stored: "bf16" if str(stored.get("device"))
+                                    .startswith("cuda") else "fp32")
 
     @classmethod
     def from_dict(cls, settings: dict) -> "TrainConfig":
@@ -262,16 +276,13 @@ class TrainConfig:
         return c
 
 
-# Settings a checkpoint must share with the run that resumes it (epochs may grow).
-RESUME_KEYS = ("dataset", "normal_class", "anomalous_class", "objective", "backbone",
-               "pretrained", "image_size", "batch_size", "lr", "momentum", "weight_decay",
-               "temperature", "k", "seed", "train_limit", "test_limit", "similarity_images",
-               "precision", "evaluate_on")
-
-# What results written before a setting existed used instead (so they still match).
-IMPLIED = {"precision": lambda stored: "bf16" if str(stored.get("device")).startswith("cuda")
-           else "fp32",
-           "evaluate_on": lambda stored: "test"}
+# Settings a checkpoint must share with the run that resumes it (epochs may grow), those
+# that separate comparable results, and what files written before a setting existed
+# used instead: read from each field's roles (see setting()), not kept in hand lists.
+RESUME_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if R in f.metadata["roles"])
+SCALE_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if S in f.metadata["roles"])
+IMPLIED = {f.name: f.metadata["implied"] for f in dataclasses.fields(TrainConfig)
+           if f.metadata["implied"] is not None}
 # Values older files wrote for what is now written otherwise: "all images" was None.
 LEGACY = {"train_limit": {None: 0}, "test_limit": {None: 0}}
 

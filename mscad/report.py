@@ -15,11 +15,10 @@ from .paper import PER_CLASS_TABLES, paper_value
 from .objectives import OBJECTIVES
 
 
-# The settings that make two results comparable: results that differ in any of them are
-# never averaged or compared (epochs are checked separately, since DN2 trains for 0).
-SCALE_KEYS = ("dataset", "backbone", "pretrained", "profile", "image_size", "batch_size",
-              "train_limit", "test_limit", "weight_decay", "temperature", "k", "early_stop_epoch",
-              "evaluate_on")
+# The settings that make two results comparable (results that differ in any of them are
+# never averaged or compared; epochs are checked separately, since DN2 trains for 0): the
+# TrainConfig fields with the "scale" role.
+from .config import IMPLIED, SCALE_KEYS  # noqa: E402
 
 
 def _run_seconds(result: dict):
@@ -74,7 +73,8 @@ def _row(r: dict, path: Path) -> dict:
                            if h.get("auroc") is not None and "epoch" in h},
                 epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
                 lr=c.get("lr"), evaluate_on=c.get("evaluate_on", "test"),
-                scale=tuple(c.get(k, "test" if k == "evaluate_on" else None) for k in SCALE_KEYS)
+                scale=tuple(c[k] if k in c else IMPLIED[k](c) if k in IMPLIED else None
+                            for k in SCALE_KEYS)
                       + ("multi-class" if c.get("anomalous_class") else "one-class",),
                 wall_s=r.get("wall_s"), run_s=_run_seconds(r), path=str(path))
 
