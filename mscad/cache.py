@@ -68,9 +68,13 @@ def data_identity(data) -> str:
     return h.hexdigest()
 
 
-def run_key(cfg, data, images: str | None = None) -> str:
-    """The cache key; ``images``: :func:`data_identity` of ``data`` if already computed."""
+def run_key(cfg, data, images: str | None = None, variant: str | None = None) -> str:
+    """The cache key; ``images``: :func:`data_identity` of ``data`` if already computed;
+    ``variant``: what else makes the stored run differ (a run without the mechanism
+    statistics is never served to code that wants them)."""
     settings = dict(cfg.as_dict(), device=str(cfg.device).split(":")[0])
+    if variant:
+        settings["variant"] = variant
     blob = json.dumps(dict(settings=settings, data=images or data_identity(data), code=code_identity()),
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]

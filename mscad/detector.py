@@ -114,7 +114,8 @@ class MSCDetector(BaseEstimator):
         train = as_images(x, cfg.image_size)
         if len(train) <= cfg.k:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
-        run = fine_tune(cfg, data=train, progress=self.progress)
+        # No test set and no mechanism statistics: a fit trains and nothing else.
+        run = fine_tune(cfg, data=train, progress=self.progress, instrument=False)
         # the settings used (a batch larger than the images shrinks to them: recorded there)
         self.config_ = TrainConfig.from_dict(run.result["config"])
         self.result_, self.model_ = run.result, run.model

@@ -46,7 +46,7 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
 @torch.no_grad()
 def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
              data: OneClassData | None = None, frozen: dict | None = None,
-             frame_center=None) -> dict:
+             frame_center=None, instrument: bool = True) -> dict:
     """The feature statistics of Fig. 1 with the current model and, given a labelled test
     set (``data``), its ROC-AUC (kNN on the train features, Eq. 5). ``frozen`` may hold
     the :class:`FrozenActivations` of the train and test images. With ``frame_center``
@@ -62,6 +62,9 @@ def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
                                 frozen=frozen.get("test"), precision=cfg.precision)
         scores = knn_scores(train, test, k=cfg.k, device=cfg.device)
         auroc = roc_auc(data.test_labels, scores)
+    if not instrument:  # ROC-AUC only, without the mechanism statistics
+        return dict(auroc=auroc, stats={}, train_features=train, test_features=test,
+                    aug_features=None, scores=scores)
     subset = train_images[: cfg.similarity_images]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + 12345)  # the same augmentations at every epoch
@@ -211,7 +214,7 @@ def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
 
 def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bool = False,
               progress: bool = True, data: OneClassData | torch.Tensor | None = None,
-              cache: bool | None = None) -> Run:
+              cache: bool | None = None, instrument: bool = True) -> Run:
     """Run one experiment and return it as a :class:`Run`.
 
     ``data``: the experiment's :class:`OneClassData` (default: the one ``cfg`` names), to
@@ -220,6 +223,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     ``resume=True`` and an existing file, training continues from it. ``cache``: load a
     stored run with the same settings, data and code instead of training, and store this
     one (:mod:`mscad.cache`; default: on unless ``$MSCAD_NO_CACHE`` is set).
+    ``instrument``: record the paper's mechanism statistics (uniformity and augmentation
+    similarity, Fig. 1) at every evaluation; ``False`` trains without them, and without any
+    evaluation when there is no test set (the detector's fit: only the loss is recorded).
     """
     from . import cache as run_cache
     from tqdm import tqdm
@@ -234,7 +240,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     use_cache = run_cache.cache_enabled() if cache is None else cache
     resuming = resume and checkpoint is not None and Path(checkpoint).exists()
     images = run_cache.data_identity(data)  # the resume check's fingerprint, and the cache's
-    key = run_cache.run_key(cfg, data, images) if use_cache else None
+    key = (run_cache.run_key(cfg, data, images, variant=None if instrument else "uninstrumented")
+           if use_cache else None)
+    evaluates = instrument or labelled is not None  # any evaluation at all
     if use_cache and not resuming:
         stored = run_cache.load_run(key, cfg)
         if stored is not None:
@@ -263,7 +271,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
                           test=build(model, labelled.test, cfg.image_size, precision=cfg.precision)
                           if labelled else None)
         try:
-            return evaluate(model, train_images, cfg, labelled, frozen, frame.get("c"))
+            return evaluate(model, train_images, cfg, labelled, frozen, frame.get("c"), instrument)
         except NonFiniteError:
             if not losses:
                 raise
@@ -280,11 +288,17 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         if state.get("frame_center") is not None:
             frame["c"] = state["frame_center"].numpy()
         history, first_epoch = state["history"], state["epoch"] + 1
+    elif not evaluates:  # the detector's fit: the center is all epoch 0 needs
+        started = time.time()
+        center = compute_center(model, train_images, cfg)
+        history = [dict(epoch=0, auroc=None, loss=None, seconds=round(time.time() - started, 2))]
+        first_epoch = 1
     else:
         started = time.time()
         ev = evaluated(0)  # epoch 0: the pretrained model (DN2)
         frame["c"] = feature_center(ev["train_features"])
-        ev["stats"].update(feature_stats(ev["train_features"], ev["aug_features"], frame["c"]))
+        if instrument:
+            ev["stats"].update(feature_stats(ev["train_features"], ev["aug_features"], frame["c"]))
         center = compute_center(model, train_images, cfg, ev["train_features"], frozen.get("train"))
         history = [dict(epoch=0, auroc=ev["auroc"], loss=None, **ev["stats"],
                         seconds=round(time.time() - started, 2))]
@@ -309,7 +323,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)),
                       **dict.fromkeys(k for k in history[0] if k not in ("epoch", "auroc", "loss",
                                                                           "seconds")))
-        if epoch % cfg.eval_every == 0 or epoch == last_epoch:
+        if evaluates and (epoch % cfg.eval_every == 0 or epoch == last_epoch):
             ev = evaluated(epoch, losses)
             record.update(auroc=ev["auroc"], **ev["stats"])
         record["seconds"] = round(time.time() - started, 2)  # training + evaluation
@@ -317,7 +331,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
         if ckpt_path:
             checkpoint_now(epoch)
-    last_evaluated = [h for h in history if h["uniformity"] is not None][-1]
+    evaluated_epochs = [h for h in history if h.get("uniformity") is not None
+                        or h.get("auroc") is not None]
+    last_evaluated = evaluated_epochs[-1] if evaluated_epochs else history[-1]
     summary = labelled.summary() if labelled else f"{len(train_images)} normal images"
     result = RunResult(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),
                        target_class=name,

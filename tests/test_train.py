@@ -133,3 +133,19 @@ def test_a_shorter_run_is_the_start_of_a_longer_one(shapes_cfg, objective):
     assert shorter.auroc == pytest.approx(at2["auroc"], abs=1e-6)
     assert shorter.history[-1]["loss"] == pytest.approx(at2["loss"], rel=1e-5)
     assert longer.history[1]["loss"] != pytest.approx(at2["loss"], rel=1e-4)  # it trained
+
+
+def test_an_uninstrumented_run_trains_the_same_weights_without_the_statistics(shapes_cfg):
+    """The detector's fit skips the mechanism statistics (and, without a test set, every
+    evaluation); the weights it trains are the instrumented run's."""
+    from mscad.train import experiment_data
+
+    data = experiment_data(shapes_cfg)
+    full = fine_tune(shapes_cfg, data=data.train, progress=False, cache=False)
+    lean = fine_tune(shapes_cfg, data=data.train, progress=False, cache=False, instrument=False)
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(value, lean.model.state_dict()[key]), key
+    assert "uniformity" in full.history[0] and all("uniformity" not in h for h in lean.history)
+    assert lean.auroc is None and len(lean.history) == len(full.history)
+    labelled = fine_tune(shapes_cfg, data=data, progress=False, cache=False, instrument=False)
+    assert labelled.auroc == fine_tune(shapes_cfg, data=data, progress=False, cache=False).auroc
