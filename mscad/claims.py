@@ -181,3 +181,36 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
                "baseline here / paper", "classes above in every seed", "classes below in every seed",
                "classes x seeds"]
     return table[[c for c in columns if c in table.columns]].set_index("claim")
+
+
+# The paper's reading of its Fig. 5 (Appendix B), objective by objective: the text beside
+# our curves. (Its PANDA curves are PANDA-ES and PANDA-EWC; ours is the center loss with
+# PANDA's optimizer at its validation-chosen rate, without early stopping or EWC.)
+FIG5_READING = {
+    "contrastive": "very fast catastrophic collapse",
+    "center": "PANDA-ES improves at first, then degrades to uninformative; PANDA-EWC postpones "
+              "the collapse but does not prevent it",
+    "msc": "dominates PANDA at every point of the curve and collapses much more slowly",
+}
+# How a curve is described, in ROC-AUC points of the mean over classes: the end within
+# LEVEL of the start "holds"; ending at or below CHANCE_BAND is "collapses to chance".
+LEVEL, CHANCE_BAND = 0.5, 55.0
+
+
+def curve_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per objective of :func:`mscad.plots.epoch_curves`: where the mean curve starts
+    (epoch 0, DN2), its best epoch, where it ends, and one word for its course here
+    ("improves", "holds", "degrades", "collapses to chance"), beside the paper's reading."""
+    rows = {}
+    for objective, part in curves.groupby("objective", sort=False):
+        part = part.sort_values("epoch")
+        start, end = float(part["mean"].iloc[0]), float(part["mean"].iloc[-1])
+        best = part.loc[part["mean"].idxmax()]
+        change = end - start
+        word = ("collapses to chance" if end <= CHANCE_BAND else "degrades" if change < -LEVEL
+                else "improves" if change > LEVEL else "holds")
+        rows[objective] = {"the paper (Fig. 5)": FIG5_READING.get(objective, "–"),
+                           "epoch 0": start, "best": float(best["mean"]), "at epoch": int(best["epoch"]),
+                           "last epoch": int(part["epoch"].iloc[-1]), "at the end": end,
+                           "change, points": change, "here": word, "seeds": int(part["seeds"].min())}
+    return pd.DataFrame(rows).T

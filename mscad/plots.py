@@ -166,24 +166,28 @@ def objective_color(name: str, default: str = "tab:gray") -> str:
     return OBJECTIVE_COLORS.get(name, default)
 
 
-def epoch_curves(results, objectives=None, level: float = 0.95):
+def epoch_curves(results, objectives=None, level: float = 0.95, classes=None):
     """Per objective and epoch: the mean ROC-AUC % over the classes of each seed (seeds in
     which every class has a run), then the mean over seeds and its Student-t interval.
-    ``results``: a frame of :func:`mscad.report.load_results` (one setting). Returns a
-    long frame: objective, epoch, mean, low, high, seeds, classes."""
+    ``results``: a frame of :func:`mscad.report.load_results` (one setting); ``classes``:
+    the data set's whole class list (default: the classes present), so a seed still
+    running is left out. Returns a long frame: objective, epoch, mean, low, high, seeds,
+    classes."""
     import pandas as pd
 
     from .report import interval
 
     rows = []
-    n_classes = results.normal_class.nunique()
+    wanted = set(classes) if classes is not None else set(results.normal_class)
+    n_classes = len(wanted)
     for objective, part in results.groupby("objective"):
         if objectives is not None and objective not in objectives:
             continue
         per_seed = {}
         for seed, runs in part.groupby("seed"):
-            if runs.normal_class.nunique() < n_classes:
+            if not wanted <= set(runs.normal_class):
                 continue  # a seed still running: its mean would cover other classes
+            runs = runs[runs.normal_class.isin(wanted)]
             curves_ = pd.DataFrame(list(runs.evaluated))  # runs x epochs, ROC-AUC %
             per_seed[seed] = curves_.mean(axis=0)
         if not per_seed:
@@ -209,6 +213,7 @@ def collapse_figure(curves, dn2: float, paper_reading: dict | None = None, ax=No
         if part["low"].notna().any():
             ax.fill_between(part.epoch, part["low"], part["high"], color=color, alpha=0.2, lw=0)
     ax.axhline(dn2, color=objective_color("dn2"), ls="--", lw=1, label="DN2 (epoch 0)")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("epoch (0 = pretrained)")
     ax.set_ylabel("mean ROC-AUC % over classes")
     ax.grid(alpha=0.3)
