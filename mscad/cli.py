@@ -304,10 +304,30 @@ def _warning_line(message, category, filename, lineno, line=None):
     return f"mscad: warning: {message}\n"
 
 
+def _interrupt_aware_sigint():
+    """A SIGINT handler that remembers the Ctrl-C before raising KeyboardInterrupt: a Ctrl-C
+    that lands inside a library's import (numpy's, say) can surface as another error
+    (AttributeError from a half-imported module); main() then still exits 130."""
+    import signal
+    import threading
+
+    seen = []
+    if threading.current_thread() is not threading.main_thread():
+        return seen, None
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    return seen, signal.signal(signal.SIGINT, handler)
+
+
 def main(argv=None) -> int:
+    import signal
     import warnings
 
     formatter, warnings.formatwarning = warnings.formatwarning, _warning_line  # one line each
+    interrupts, previous = _interrupt_aware_sigint()
     try:
         args = _parser().parse_args(argv)
         args.func(args)
@@ -320,6 +340,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("mscad: interrupted.", file=sys.stderr)
         return 130
+    except Exception:
+        if interrupts:  # the error a Ctrl-C left behind, not a bug of its own
+            print("mscad: interrupted.", file=sys.stderr)
+            return 130
+        raise
     finally:
         warnings.formatwarning = formatter
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return 0
