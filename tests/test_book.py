@@ -158,3 +158,15 @@ def test_the_book_builds_strictly_with_a_chapter_dropped(tmp_path):
     page = (tmp_path / "_build" / "html" / "book" / "07_your_images.html").read_text()
     assert "<title>6. " in page  # renumbered
     assert "(not in this edition)" in (tmp_path / "_build" / "html" / "book" / "05_ablations.html").read_text()
+
+
+def test_the_colab_install_cell_survives_a_second_run_all():
+    """The clone is skipped when /content/mscad is already there (a second "Run all", or
+    after a restart), and every chapter says which runtime to choose."""
+    for path in set_repository.chapters():
+        cells = json.loads(path.read_text())["cells"]
+        install = "".join(cells[2]["source"])
+        if '"git", "clone"' in install:
+            guard = install.index('os.path.isdir("/content/mscad/.git")')
+            assert guard < install.index('"git", "clone"'), path.name
+        assert "Change runtime type" in "".join(cells[0]["source"]), path.name
