@@ -28,7 +28,8 @@ import pandas as pd
 
 from . import paper
 from .errors import MscadError
-from .report import finished_seeds_of, format_margin, interval
+from .collect import finished_seeds_of
+from .stats import format_margin, interval
 
 EPOCH0 = "dn2@epoch0"  # the pretrained model's ROC-AUC: epoch 0 of each run (DN2)
 

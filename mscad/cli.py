@@ -224,8 +224,9 @@ def cmd_sweep(args):
 
 
 def cmd_table(args):
-    from .report import (ORDERING_OBJECTIVES, complete_seeds, finished_groups, load_results,
-                         ordering_summary, ordering_text, scale_tables)
+    from .collect import complete_seeds, finished_groups, load_results
+    from .orderings import ORDERING_OBJECTIVES, ordering_summary, ordering_text
+    from .stats import scale_tables
     from .results import check_writable
 
     out = check_writable(args.out) if args.out else None

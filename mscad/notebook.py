@@ -61,7 +61,8 @@ def chapter_class(normal_class: str | None = None) -> str:
     ``NORMAL_CLASS`` parameter if set, else ``$MSCAD_CLASS`` (one setting for every
     chapter, e.g. ``MSCAD_CLASS=cat python book/execute.py book/0*.ipynb``), else the
     book's showcase class (the median validation DN2, :func:`mscad.report.showcase_class`)."""
-    from .report import load_results, results_folder, showcase_class
+    from .collect import load_results, results_folder
+    from .protocol import showcase_class
 
     chosen = normal_class or os.environ.get("MSCAD_CLASS")
     if chosen:

@@ -175,7 +175,7 @@ def epoch_curves(results, objectives=None, level: float = 0.95, classes=None):
     classes."""
     import pandas as pd
 
-    from .report import interval
+    from .stats import interval
 
     rows = []
     wanted = set(classes) if classes is not None else set(results.normal_class)

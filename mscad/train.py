@@ -26,7 +26,7 @@ from .errors import CheckpointMismatchError, MscadError, NonFiniteError
 from .metrics import (around, augmentation_similarity, feature_center, roc_auc, uniformity,
                       uniformity_loss)
 from .model import FeatureModel, FrozenActivations, extract_features
-from .objectives import OBJECTIVES, get_objective
+from .objectives import get_objective
 from .results import (Run, RunResult, checkpoint_hint, code_provenance, environment,
                       load_checkpoint, save_checkpoint)
 from .scoring import knn_scores

@@ -299,7 +299,7 @@ def test_margin_across_a_named_setting_pairs_class_and_seed(tmp_path):
 
 
 def test_a_resumed_run_costs_its_epochs_not_its_last_part(tmp_path):
-    from mscad.report import _run_seconds
+    from mscad.collect import _run_seconds
 
     whole = dict(wall_s=100.0, history=[dict(seconds=10.0), dict(seconds=80.0)])
     resumed = dict(wall_s=30.0, history=[dict(seconds=10.0), dict(seconds=40.0),
