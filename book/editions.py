@@ -127,7 +127,7 @@ def _xref(match, numbers: dict) -> str:
 def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapter: str,
                    bib_url: str, solutions: bool = True, numbers: dict | None = None) -> str:
     """One markdown cell's MyST as CommonMark (+ ``<details>``); ``counter`` holds the
-    chapter's exercise number so far (updated in place)."""
+    chapter's exercise number so far (updated in place) and, second, the chapter's number."""
 
     def fence(m):
         kind, arg, body = m["kind"], m["arg"].strip(), m["body"]
@@ -140,7 +140,8 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
             return f"<details>\n<summary>Solution</summary>\n\n{body}\n\n</details>\n"
         if kind == "exercise":
             counter[0] += 1
-            return f"**Exercise {counter[0]}.** {arg}\n\n{body}\n"
+            number = f"{counter[1]}.{counter[0]}" if len(counter) > 1 else str(counter[0])
+            return f"**Exercise {number}.** {arg}\n\n{body}\n"
         title = arg or kind.capitalize()
         quoted = "\n".join(f"> {line}" if line else ">" for line in body.split("\n"))
         return f"> **{title}**\n>\n{quoted}\n"
@@ -178,9 +179,12 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
     url, branch = repository()
     bib_url = f"{url}/blob/{branch}/book/references.bib"
     out = copy.deepcopy(nb)
-    counter = [0]
     numbers = chapter_numbers()
     own = numbers.get(path.stem)
+    counter = [0] if own is None else [0, own]  # exercises numbered as the HTML book: 4.1, 4.2
+    markdown = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    labels = re.findall(r"^`{3,}\{exercise\}[^\n]*\n:label:\s*(\S+)", markdown, re.M)
+    numbers.update({label: f"{own}.{k}" if own else str(k) for k, label in enumerate(labels, 1)})
     cells = []
     for i, cell in enumerate(out["cells"]):
         if cell["cell_type"] == "markdown":
