@@ -82,7 +82,7 @@ def run_key(cfg, data, images: str | None = None, variant: str | None = None) ->
 
 def load_run(key: str, cfg):
     """The stored run under ``key`` as a :class:`mscad.results.Run`, or None."""
-    from .model import FeatureModel
+    from .fitted import FittedModel, read_fitted
     from .results import Run
 
     folder = cache_root() / "runs" / key
@@ -91,9 +91,8 @@ def load_run(key: str, cfg):
     try:
         result = RunResult.from_dict(strict_json((folder / "result.json").read_text()))
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-        model = FeatureModel(cfg.backbone, pretrained=False)
-        model.load_state_dict(state["model"])
-        center = state["center"]
+        fitted = FittedModel.from_state_dict(read_fitted(state), cfg.backbone)
+        model, center = fitted.features, fitted.center
     except Exception as e:  # noqa: BLE001 - any damage (truncated, garbage, a folder, a
         # wrong shape, a pickle payload refused) makes the entry a miss, never a traceback
         _set_entry_aside(folder, e)
@@ -120,14 +119,15 @@ def store_run(key: str, run) -> bool:
     the run's result is never lost because the cache could not keep it."""
     import sys
 
+    from .fitted import fitted_state
+
     folder = cache_root() / "runs" / key
     try:
         if folder.exists() and not (folder / "result.json").is_file():
             set_aside(folder, "damaged")  # a half-written or damaged entry: keep, do not reuse
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"model.pt.{os.getpid()}.tmp"
-        torch.save(dict(model=run.model.state_dict(),
-                        center=None if run.center is None else run.center.detach().cpu()), tmp)
+        torch.save(dict(fitted=fitted_state(run.model, run.center)), tmp)
         os.replace(tmp, folder / "model.pt")
         tmp = folder / f"result.json.{os.getpid()}.tmp"
         tmp.write_text(result_json(run.result))

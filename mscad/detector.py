@@ -21,12 +21,14 @@ from sklearn.base import BaseEstimator
 from .config import TrainConfig
 from .errors import MscadError
 from .images import as_images
-from .model import FeatureModel, extract_features
+from .fitted import FittedModel, fitted_state, read_fitted
+from .model import extract_features
 from .results import RunResult, check_writable, result_json
 from .scoring import SCORERS, get_scorer
 from .train import fine_tune
 
-FORMAT = "mscad-detector/1"
+FORMAT = "mscad-detector/2"  # /1 (before the fitted model) is read too
+FORMATS = ("mscad-detector/1", FORMAT)
 # Scores are sums of cosine distances computed in float32: two copies of one image score
 # ~1e-7 apart, not 0. A score must exceed the threshold by more than this to be flagged,
 # so float noise never decides (six copies of one training image stay normal).
@@ -161,9 +163,10 @@ class MSCDetector(BaseEstimator):
         (``torch.load(weights_only=True)``): safe to share."""
         self._check_fitted()
         path = check_writable(path, flag="path to detector.save")
-        state = dict(format=FORMAT, model=self.model_.state_dict(),
-                     gallery=torch.from_numpy(np.ascontiguousarray(self.gallery_)),
-                     threshold=self.threshold_, decision_scores=torch.from_numpy(self.decision_scores_),
+        fitted = fitted_state(self.model_, gallery=torch.from_numpy(np.ascontiguousarray(self.gallery_)),
+                              threshold=torch.tensor(self.threshold_, dtype=torch.float64))
+        state = dict(format=FORMAT, fitted=fitted,
+                     decision_scores=torch.from_numpy(self.decision_scores_),
                      config=json.dumps(self.config_.as_dict()),
                      params=json.dumps(self.get_params()), result=result_json(self.result_))
         torch.save(state, path)
@@ -178,7 +181,7 @@ class MSCDetector(BaseEstimator):
             raise MscadError(f"no detector file {path}; save one with detector.save(path).")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or state.get("format") != FORMAT:
+            if not isinstance(state, dict) or state.get("format") not in FORMATS:
                 raise ValueError(f"format {state.get('format') if isinstance(state, dict) else None!r}")
             settings = json.loads(state["config"])
             params = json.loads(state["params"]) if "params" in state else {
@@ -189,10 +192,10 @@ class MSCDetector(BaseEstimator):
             det.device = device
             settings["device"] = device
             det.config_ = TrainConfig.from_dict(settings).resolved()
-            det.model_ = FeatureModel(det.config_.backbone, pretrained=False)
-            det.model_.load_state_dict(state["model"])
-            gallery = state["gallery"].numpy()
-            det.threshold_ = float(state["threshold"])
+            fitted = FittedModel.from_state_dict(read_fitted(state), det.config_.backbone)
+            det.model_ = fitted.features
+            gallery = fitted.gallery.numpy()
+            det.threshold_ = float(fitted.threshold)
             det.result_ = RunResult.from_dict(json.loads(state["result"]))
         except MscadError as e:
             raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({e})") from None

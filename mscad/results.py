@@ -279,14 +279,16 @@ class Run:
 # ------------------------------------------------------------------ checkpoints
 def save_checkpoint(path: Path, model, optimizer, center, history: list, epoch: int, config: dict,
                     scaler=None, extra: dict | None = None):
-    """The state after ``epoch``: weights, optimiser, fp16 loss scaler, center, history and
-    settings (and ``extra`` tensors, e.g. the frame center of the mechanism statistics)."""
+    """The state after ``epoch``: the fitted model (weights and center, one state_dict:
+    :mod:`mscad.fitted`), optimiser, fp16 loss scaler, history and settings (and ``extra``
+    tensors, e.g. the frame center of the mechanism statistics)."""
     import torch
 
-    state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
+    from .fitted import fitted_state
+
+    state = dict(fitted=fitted_state(model, center), optimizer=optimizer.state_dict(),
                  scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                 center=None if center is None else center.detach().cpu(), history=history,
-                 epoch=epoch, config=json.dumps(config), **(extra or {}))
+                 history=history, epoch=epoch, config=json.dumps(config), **(extra or {}))
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, lambda tmp: torch.save(state, tmp))
 
@@ -297,9 +299,14 @@ def load_checkpoint(path: Path) -> dict:
     import torch
 
     try:
+        from .fitted import read_fitted, split_fitted
+
         state = torch.load(path, map_location="cpu", weights_only=True)
         state["config"] = json.loads(state["config"])
-        int(state["epoch"]), state["model"], state["optimizer"], state["history"]
+        # the fitted model's one state (older checkpoints: "model" and "center" keys)
+        state["model"], optional = split_fitted(read_fitted(state))
+        state["center"] = optional["center"]
+        int(state["epoch"]), state["optimizer"], state["history"]
     except Exception as e:  # truncated, empty, garbage, or an older/unsafe format
         raise CheckpointError(f"cannot read the checkpoint {path} ({type(e).__name__}); delete it "
                               "(or move it away) and run again to start that run afresh.") from None

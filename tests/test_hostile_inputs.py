@@ -318,7 +318,9 @@ def test_damaged_detector_files_are_one_sentence(normal_images, tmp_path):
     det = fitted(normal_images)
     path = det.save(tmp_path / "d.pt")
     state = torch.load(path, weights_only=True)
-    damaged = {"missing key": {k: v for k, v in state.items() if k != "gallery"},
+    damaged = {"missing key": {k: v for k, v in state.items() if k != "fitted"},
+               "no gallery": {**state, "fitted": {k: v for k, v in state["fitted"].items()
+                                                  if k != "gallery"}},
                "other backbone": {**state, "config": json.dumps(
                    {**json.loads(state["config"]), "backbone": "resnet18"})},
                "not a dict": [1, 2, 3]}
