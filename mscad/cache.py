@@ -62,7 +62,7 @@ def data_identity(data) -> str:
     tensors = [data] if isinstance(data, torch.Tensor) else [data.train, data.test]
     for t in tensors:
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.contiguous().cpu().numpy().tobytes())
+        h.update(np.ascontiguousarray(t.cpu().numpy()))  # the buffer itself, no copy
     if not isinstance(data, torch.Tensor):
         h.update(np.ascontiguousarray(data.test_labels).tobytes())
     return h.hexdigest()
@@ -86,13 +86,15 @@ def load_run(key: str, cfg):
     from .results import Run
 
     folder = cache_root() / "runs" / key
-    if not folder.exists():
-        return None
+    if not (folder / "result.json").is_file():
+        return None  # absent, or still being written by another process: a miss, not damage
     try:
         result = RunResult.from_dict(strict_json((folder / "result.json").read_text()))
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         fitted = FittedModel.from_state_dict(read_fitted(state), cfg.backbone)
         model, center = fitted.features, fitted.center
+    except MemoryError:
+        raise
     except Exception as e:  # noqa: BLE001 - any damage (truncated, garbage, a folder, a
         # wrong shape, a pickle payload refused) makes the entry a miss, never a traceback
         _set_entry_aside(folder, e)
@@ -123,8 +125,8 @@ def store_run(key: str, run) -> bool:
 
     folder = cache_root() / "runs" / key
     try:
-        if folder.exists() and not (folder / "result.json").is_file():
-            set_aside(folder, "damaged")  # a half-written or damaged entry: keep, do not reuse
+        if (folder / "model.pt").is_dir():  # damage no write can replace: keep it aside
+            set_aside(folder, "damaged")
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"model.pt.{os.getpid()}.tmp"
         torch.save(dict(fitted=fitted_state(run.model, run.center)), tmp)

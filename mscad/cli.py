@@ -62,13 +62,14 @@ def _protect_existing(out: Path, checkpoint: Path, cfg, args):
     """Nothing is replaced without a word: an unfinished run's checkpoint needs --resume
     (continue) or --overwrite (set aside, start afresh); an --out that holds something
     else than this experiment's result needs --overwrite (set aside, name printed)."""
-    from .config import RESUME_KEYS, differences
-    from .results import is_result, set_aside, strict_json
+    from .config import RESUME_KEYS, result_differences
+    from .results import checkpoint_hint, is_result, set_aside, strict_json
 
     if checkpoint.exists() and not args.resume:
         if not args.overwrite:
-            raise MscadError(f"{checkpoint} holds an unfinished run; add --resume to continue it, or "
-                             "--overwrite to set it aside and start afresh.")
+            raise MscadError(f"{checkpoint_hint(checkpoint)} (a run's checkpoint, kept with "
+                             "--keep-checkpoint or left by an interrupted run); add --resume to "
+                             "continue it, or --overwrite to set it aside and start afresh.")
         print(f"mscad: {checkpoint} kept as {set_aside(checkpoint, 'replaced').name}; starting afresh.",
               file=sys.stderr)
     if not out.exists():
@@ -82,7 +83,7 @@ def _protect_existing(out: Path, checkpoint: Path, cfg, args):
         wanted = cfg.as_dict()
         if args.resume:  # continuing a run may change its length: compare what resume keeps
             wanted = {k: v for k, v in wanted.items() if k in RESUME_KEYS}
-        diff = differences(stored["config"], wanted)
+        diff = result_differences(stored, wanted)
         why = f"holds a result of other settings ({'; '.join(diff)})" if diff else None
     if why is None:
         return  # the same experiment again: its new result replaces the old one

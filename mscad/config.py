@@ -251,6 +251,15 @@ class TrainConfig:
             c.momentum = objective.momentum
         if not objective.trains:
             c.epochs = 0
+        for key in ("epochs", "image_size", "batch_size", "k", "train_limit", "test_limit",
+                    "eval_every", "early_stop_epoch", "similarity_images"):
+            value = getattr(c, key)  # numpy scalars (a grid search's) become plain numbers
+            if value is not None and not isinstance(value, bool) and isinstance(value, numbers.Integral):
+                setattr(c, key, int(value))
+        for key in ("lr", "momentum", "weight_decay", "temperature"):
+            value = getattr(c, key)
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                setattr(c, key, float(value))
         check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
                      temperature=c.temperature)
         c.seed = check_seed(c.seed)
@@ -285,6 +294,19 @@ IMPLIED = {f.name: f.metadata["implied"] for f in dataclasses.fields(TrainConfig
            if f.metadata["implied"] is not None}
 # Values older files wrote for what is now written otherwise: "all images" was None.
 LEGACY = {"train_limit": {None: 0}, "test_limit": {None: 0}}
+
+
+def result_differences(result: dict, wanted: dict, ignore=("device",)) -> list:
+    """:func:`differences` between a stored RESULT's config and the wanted settings, where
+    a batch size that the run shrank to its train set (``fine_tune`` does, and records the
+    size used) counts as the one asked for."""
+    saved = dict(result["config"])
+    n_train = (result.get("data") or {}).get("n_train")
+    asked = wanted.get("batch_size")
+    if n_train is not None and saved.get("batch_size") == n_train and asked is not None \
+            and asked > n_train:
+        saved["batch_size"] = asked
+    return differences(saved, wanted, ignore)
 
 
 def differences(stored: dict, wanted: dict, ignore=("device",)) -> list:

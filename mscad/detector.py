@@ -35,6 +35,13 @@ FORMATS = ("mscad-detector/1", FORMAT)
 SCORE_TOLERANCE = 1e-5
 
 
+def _plain(value):
+    """numpy scalars (a grid search's parameters) as the JSON numbers they are."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a parameter mscad can save")
+
+
 class MSCDetector(BaseEstimator):
     """Fit on normal images only; score new images (Eq. 5 on the fine-tuned features).
 
@@ -116,6 +123,7 @@ class MSCDetector(BaseEstimator):
         train = as_images(x, cfg.image_size)
         if len(train) <= cfg.k:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
+        get_scorer(self.scorer, k=cfg.k).check(len(train))  # before any training
         # No test set and no mechanism statistics: a fit trains and nothing else.
         run = fine_tune(cfg, data=train, progress=self.progress, instrument=False)
         # the settings used (a batch larger than the images shrinks to them: recorded there)
@@ -168,7 +176,7 @@ class MSCDetector(BaseEstimator):
         state = dict(format=FORMAT, fitted=fitted,
                      decision_scores=torch.from_numpy(self.decision_scores_),
                      config=json.dumps(self.config_.as_dict()),
-                     params=json.dumps(self.get_params()), result=result_json(self.result_))
+                     params=json.dumps(self.get_params(), default=_plain), result=result_json(self.result_))
         torch.save(state, path)
         return path
 
@@ -176,9 +184,12 @@ class MSCDetector(BaseEstimator):
     def load(cls, path: str | Path, device: str | None = None) -> "MSCDetector":
         """A detector saved by :meth:`save`; scores equal those before saving. Any file
         that is not a complete detector file is one :class:`MscadError` sentence."""
+        from .config import resolve_device
+
         path = Path(path)
         if not path.is_file():
             raise MscadError(f"no detector file {path}; save one with detector.save(path).")
+        device = resolve_device(device)  # a device problem is not the file's
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if not isinstance(state, dict) or state.get("format") not in FORMATS:
@@ -190,6 +201,8 @@ class MSCDetector(BaseEstimator):
             for key in ("objective", "backbone", "k", "image_size", "pretrained"):
                 setattr(det, key, settings.get(key, getattr(det, key)))
             det.device = device
+            if str(settings.get("device") or "cpu").split(":")[0] != device.split(":")[0]:
+                settings["precision"] = None  # saved on another kind of device: by capability
             settings["device"] = device
             det.config_ = TrainConfig.from_dict(settings).resolved()
             fitted = FittedModel.from_state_dict(read_fitted(state), det.config_.backbone)

@@ -23,7 +23,7 @@ class CheckpointMismatchError(CheckpointError):
 
 
 class Interrupted(MscadError):
-    """Ctrl-C (or SIGTERM): the command line exits 130, whenever it comes."""
+    """Ctrl-C: the command line exits 130, whenever it comes."""
 
 
 class CorruptResultError(MscadError):

@@ -75,7 +75,7 @@ def float_to_uint8(a, what: str) -> np.ndarray:
         hint = (" (it looks like 0..255: divide by 255, or give uint8)" if high > 1 and low >= 0
                 else " (it looks normalised: undo the normalisation, e.g. x * 0.5 + 0.5 for "
                 "[-1, 1])" if low < 0 else "")
-        raise MscadError(f"{what} has float pixels from {low:.4g} to {high:.4g}; float images must be "
+        raise MscadError(f"{what} has float pixels from {low:.6g} to {high:.6g}; float images must be "
                          f"in [0, 1]{hint}.")
     return np.round(a * 255).astype(np.uint8)
 
@@ -101,6 +101,8 @@ def _decode(path: Path, image_size: int) -> np.ndarray:
                 raise MscadError(f"image {path} is {im.size[0]}x{im.size[1]} px, smaller than "
                                  f"{MIN_IMAGE_SIDE} px on a side; delete or replace it.")
             return square_image(im, image_size)
+    except MscadError as e:  # a float image out of range, say: name the file
+        raise MscadError(str(e) if str(path) in str(e) else f"image {path}: {e}") from None
     except Image.DecompressionBombError as e:
         raise MscadError(f"image {path} is too large to open safely ({e}); shrink it, or raise "
                          "PIL.Image.MAX_IMAGE_PIXELS if you trust the file.") from None

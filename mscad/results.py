@@ -219,9 +219,11 @@ def code_provenance() -> dict:
     here = Path(__file__).resolve().parent
     commit = dirty = None
     try:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "__init__.py"], cwd=here,
+                                 capture_output=True, text=True, timeout=10).returncode == 0
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        if commit:
+                                timeout=10).stdout.strip() or None if tracked else None
+        if commit:  # only a checkout whose git tracks this package (not a venv inside a repo)
             status = subprocess.run(["git", "status", "--porcelain", "--", str(here)], cwd=here,
                                     capture_output=True, text=True, timeout=10).stdout
             dirty = bool(status.strip())

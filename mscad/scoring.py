@@ -76,6 +76,12 @@ def kmeans_scores(train_features, test_features, n_clusters: int, k: int = 1,
                   seed: int = 0, n_iter: int = 20) -> np.ndarray:
     """Table 6: k-means on the normalised train features, then :func:`knn_scores`
     against the (normalised) means with ``min(k, n_clusters)`` neighbours."""
+    centroids = kmeans_centroids(train_features, n_clusters, seed, n_iter)
+    return knn_scores(centroids, test_features, k=min(k, n_clusters))
+
+
+def kmeans_centroids(train_features, n_clusters: int, seed: int = 0, n_iter: int = 20) -> np.ndarray:
+    """The (normalised) means of spherical k-means on the normalised train features."""
     import faiss
 
     gallery = _normalised(train_features)
@@ -85,7 +91,7 @@ def kmeans_scores(train_features, test_features, n_clusters: int, k: int = 1,
     kmeans = faiss.Kmeans(gallery.shape[1], n_clusters, niter=n_iter, seed=seed,
                           spherical=True, min_points_per_centroid=1, max_points_per_centroid=100000)
     kmeans.train(gallery)
-    return knn_scores(kmeans.centroids, test_features, k=min(k, n_clusters))
+    return kmeans.centroids
 
 
 def euclidean_knn_scores(train_features, test_features, k: int = 2) -> np.ndarray:
@@ -122,10 +128,14 @@ class KNNScorer:
     def __init__(self, k: int = 2, device: str | None = None):
         self.k, self.device = k, device
 
-    def fit(self, gallery: np.ndarray) -> "KNNScorer":
-        if len(gallery) <= self.k:
+    def check(self, n_images: int):
+        """Refuse, before any training, a gallery too small for this scorer."""
+        if n_images <= self.k:
             raise MscadError(f"the {self.name} scorer needs more than k={self.k} normal images, got "
-                             f"{len(gallery)}.")
+                             f"{n_images}.")
+
+    def fit(self, gallery: np.ndarray) -> "KNNScorer":
+        self.check(len(gallery))
         self.gallery_ = gallery
         return self
 
@@ -160,15 +170,19 @@ class KMeansScorer(KNNScorer):
         super().__init__(k, device)
         self.n_clusters, self.seed = n_clusters, seed
 
-    def fit(self, gallery: np.ndarray) -> "KMeansScorer":
-        if len(gallery) < self.n_clusters:
+    def check(self, n_images: int):
+        if n_images < self.n_clusters:
             raise MscadError(f"the kmeans scorer needs at least n_clusters={self.n_clusters} normal "
-                             f"images, got {len(gallery)}.")
+                             f"images, got {n_images}.")
+
+    def fit(self, gallery: np.ndarray) -> "KMeansScorer":
+        self.check(len(gallery))
         self.gallery_ = gallery
+        self.centroids_ = kmeans_centroids(gallery, self.n_clusters, seed=self.seed)  # once
         return self
 
     def score(self, features) -> np.ndarray:
-        return kmeans_scores(self.gallery_, features, self.n_clusters, k=self.k, seed=self.seed)
+        return knn_scores(self.centroids_, features, k=min(self.k, self.n_clusters))
 
     def training_scores(self) -> np.ndarray:
         return self.score(self.gallery_)

@@ -44,7 +44,16 @@ def sweep_lock(out_dir: Path):
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as e:
+        import errno
+
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            # a file system without locks (NFSv3 without lockd): not covered, say so and go on
+            print(f"mscad: warning: {out_dir} cannot be locked ({e.strerror}); two sweeps into "
+                  "it at once would not be stopped.", file=sys.stderr)
+            handle.close()
+            yield
+            return
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
@@ -63,7 +72,7 @@ def sweep_lock(out_dir: Path):
 
 def stored_result_state(out: Path, cfg) -> tuple[str, str]:
     """('missing' | 'done' | 'corrupt' | 'stale', why) for a sweep's result file."""
-    from .config import differences
+    from .config import result_differences
     from .results import read_result
 
     if not out.exists():
@@ -72,12 +81,7 @@ def stored_result_state(out: Path, cfg) -> tuple[str, str]:
         stored = read_result(out)
     except CorruptResultError as e:
         return "corrupt", str(e)
-    wanted = cfg.as_dict()
-    saved = dict(stored["config"])
-    n_train = stored.get("data", {}).get("n_train")
-    if saved.get("batch_size") == n_train and n_train is not None and wanted["batch_size"] > n_train:
-        saved["batch_size"] = wanted["batch_size"]  # shrunk to the train set, as fine_tune does
-    diff = differences(saved, wanted)
+    diff = result_differences(stored, cfg.as_dict())
     return ("stale", "; ".join(diff)) if diff else ("done", "")
 
 

@@ -177,17 +177,17 @@ def _diverged(epoch: int, losses: list, checkpoint, cfg: TrainConfig) -> NonFini
 
 def _resume_state(path: Path, cfg: TrainConfig, images: str) -> dict:
     state = load_checkpoint(path)
+    wanted = {k: getattr(cfg, k) for k in RESUME_KEYS}
+    differ = differences(state["config"], wanted, ignore=())
+    if differ:
+        raise CheckpointMismatchError(f"cannot resume from {path}: its settings differ: {'; '.join(differ)}; "
+                              "run with the same settings, or delete the checkpoint to start afresh.")
     stored_images = state.get("images")
     if stored_images is not None and stored_images != images:
         raise CheckpointMismatchError(
             f"cannot resume from {path}: the train or test images changed since it was written "
             f"(its {state['epoch']} epoch(s) were trained on other images); restore the images, or "
             "start afresh (the command line: --overwrite; a sweep sets the checkpoint aside itself).")
-    wanted = {k: getattr(cfg, k) for k in RESUME_KEYS}
-    differ = differences(state["config"], wanted, ignore=())
-    if differ:
-        raise CheckpointMismatchError(f"cannot resume from {path}: its settings differ: {'; '.join(differ)}; "
-                              "run with the same settings, or delete the checkpoint to start afresh.")
     last = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
     if state["epoch"] > last:
         raise CheckpointMismatchError(f"the checkpoint {path} has already trained {state['epoch']} epochs, "

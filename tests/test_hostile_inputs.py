@@ -44,7 +44,7 @@ def test_an_unfinished_runs_checkpoint_needs_resume_or_overwrite(folder_dataset,
     result_before = out.read_text()
     capsys.readouterr()
     err = error_line(capsys, main(run_args(folder_dataset, out, "--no-cache")))
-    assert "holds an unfinished run" in err and "--resume" in err and "--overwrite" in err
+    assert "the last good checkpoint (epoch 2)" in err and "--resume" in err and "--overwrite" in err
     assert ckpt.read_bytes() == before and out.read_text() == result_before  # both survive
     assert main(run_args(folder_dataset, out, "--no-cache", "--overwrite")) == 0
     captured = capsys.readouterr()
@@ -349,3 +349,56 @@ def test_the_detector_is_a_scikit_learn_estimator(normal_images):
         MSCDetector(scorer="lof", profile="quick").fit(normal_images)
     with pytest.raises(MscadError, match=r"contamination must be in \(0, 0.5\]"):
         MSCDetector(contamination=0.9, profile="quick").fit(normal_images)
+
+
+def test_rerunning_an_experiment_whose_batch_shrank_is_not_refused(folder_dataset, tmp_path, capsys):
+    """The quick profile's batch of 32 shrinks to the 6 train images; the stored result
+    records 6, and running the same command again is the same experiment."""
+    out = tmp_path / "r.json"
+    args = ["run", "--dataset", str(folder_dataset), "--normal-class", "circle", "--objective", "msc",
+            "--profile", "quick", "--quiet", "--epochs", "1", "--out", str(out)]
+    assert main(args) == 0 and json.loads(out.read_text())["config"]["batch_size"] == 6
+    assert main(args) == 0, capsys.readouterr().err
+    assert not list(tmp_path.glob("r.json.*"))
+
+
+def test_resume_names_the_setting_before_blaming_the_images(folder_dataset, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(run_args(folder_dataset, out, "--epochs", "2", "--keep-checkpoint")) == 0
+    capsys.readouterr()
+    err = error_line(capsys, main(run_args(folder_dataset, out, "--epochs", "3", "--resume",
+                                           "--test-limit", "5")))
+    assert "test_limit" in err and "images changed" not in err
+
+
+def test_detector_load_blames_the_device_not_the_file(normal_images, tmp_path):
+    import torch as torch_
+
+    from mscad.detector import MSCDetector
+
+    if torch_.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    path = fitted(normal_images).save(tmp_path / "d.pt")
+    with pytest.raises(MscadError, match="no CUDA GPU is visible") as e:
+        MSCDetector.load(path, device="cuda")
+    assert "damaged" not in str(e.value)
+
+
+def test_kmeans_scorer_refuses_early_and_clusters_once(normal_images):
+    from mscad.detector import MSCDetector
+
+    with pytest.raises(MscadError, match="needs at least n_clusters=10"):
+        MSCDetector(objective="msc", profile="quick", scorer="kmeans").fit(normal_images[:5])
+    det = MSCDetector(objective="dn2", profile="quick", image_size=24, scorer="kmeans")
+    det.fit(np.concatenate([normal_images] * 2))
+    np.testing.assert_array_equal(det.decision_function(normal_images),
+                                  det.decision_function(normal_images))
+
+
+def test_numpy_scalar_parameters_work_like_numbers(normal_images, tmp_path):
+    from mscad.detector import MSCDetector
+
+    det = MSCDetector(objective="dn2", profile="quick", image_size=np.int64(24), k=np.int64(2),
+                      temperature=np.float32(0.25)).fit(normal_images)
+    assert det.config_.k == 2 and isinstance(det.config_.k, int)
+    det.save(tmp_path / "d.pt")
