@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export MSCAD_PROFILE=cpu
 SWEEP="$PY -m mscad sweep --dataset cifar10 --quiet"
-SEEDS=0,1,2
+SEEDS=${SEEDS:-0,1,2}  # one seed at a time: SEEDS=1 experiments/evidence.sh F
 # Evaluating every 5th epoch only: the sweep needs the final ROC-AUC, and the evaluation
 # of every epoch costs a quarter of a run (the chapters' deep dives keep it). The
 # selection runs' evaluations at epochs 5 and 10 are what lets stage A choose the length.
