@@ -98,6 +98,7 @@ def cmd_run(args):
     from .results import check_writable, set_aside, write_result
     from .train import fine_tune
 
+    _stop_if_interrupted()
     if args.normal_class is None and args.anomalous_class is None:
         raise MscadError("give the normal class with --normal-class (one-class setting) or the "
                          "anomalous class with --anomalous-class (multi-class setting).")
@@ -204,6 +205,7 @@ def cmd_sweep(args):
     from .results import check_writable
     from .sweep import run_sweep, sweep_lock
 
+    _stop_if_interrupted()
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise MscadError(f"--out-dir {out_dir} is a file; give a folder.")
@@ -306,22 +308,31 @@ def _warning_line(message, category, filename, lineno, line=None):
     return f"mscad: warning: {message}\n"
 
 
+_INTERRUPTS: list = []  # the Ctrl-Cs this process has had, swallowed or not
+
+
 def _interrupt_aware_sigint():
-    """A SIGINT handler that remembers the Ctrl-C before raising KeyboardInterrupt: a Ctrl-C
-    that lands inside a library's import (numpy's, say) can surface as another error
-    (AttributeError from a half-imported module); main() then still exits 130."""
+    """A SIGINT handler that remembers the Ctrl-C before raising KeyboardInterrupt. A
+    Ctrl-C that lands inside a library's import can be swallowed there (a bare ``except``)
+    or surface as another error (AttributeError from a half-imported module); remembering
+    it lets the commands stop after their imports, and main() still exit 130."""
     import signal
     import threading
 
-    seen = []
     if threading.current_thread() is not threading.main_thread():
-        return seen, None
+        return None
 
     def handler(signum, frame):
-        seen.append(signum)
+        _INTERRUPTS.append(signum)
         raise KeyboardInterrupt
 
-    return seen, signal.signal(signal.SIGINT, handler)
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _stop_if_interrupted():
+    """Raise the KeyboardInterrupt that an import swallowed, before any work starts."""
+    if _INTERRUPTS:
+        raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
@@ -329,10 +340,12 @@ def main(argv=None) -> int:
     import warnings
 
     formatter, warnings.formatwarning = warnings.formatwarning, _warning_line  # one line each
-    interrupts, previous = _interrupt_aware_sigint()
+    _INTERRUPTS.clear()
+    previous = _interrupt_aware_sigint()
     try:
         args = _parser().parse_args(argv)
         args.func(args)
+        _stop_if_interrupted()  # a Ctrl-C that something swallowed still ends in exit 130
     except Interrupted as e:
         print(f"mscad: {e}", file=sys.stderr)
         return 130
@@ -343,7 +356,7 @@ def main(argv=None) -> int:
         print("mscad: interrupted.", file=sys.stderr)
         return 130
     except Exception:
-        if interrupts:  # the error a Ctrl-C left behind, not a bug of its own
+        if _INTERRUPTS:  # the error a Ctrl-C left behind, not a bug of its own
             print("mscad: interrupted.", file=sys.stderr)
             return 130
         raise

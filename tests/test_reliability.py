@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +200,28 @@ def test_ctrl_c_gives_one_line(folder_dataset, tmp_path):
             assert (tmp_path / "r.ckpt").exists() and path.endswith("r.ckpt")
         else:
             assert "interrupted" in err
+
+
+def test_a_swallowed_ctrl_c_still_stops_with_130(tmp_path, monkeypatch, capsys):
+    """A library that swallows the KeyboardInterrupt (a bare except in an import) must not
+    turn a Ctrl-C into a run that finishes with exit 0: CI saw exactly that once."""
+    import shutil
+
+    import mscad.collect
+
+    real_load = mscad.collect.load_results
+    shutil.copy(Path(__file__).parents[1] / "results/collapse-cpu/efficientnet_lite0/center/airplane-seed0.json", tmp_path)
+
+    def swallowing_load(*args, **kwargs):
+        try:  # the handler main() installed, called as the signal would call it
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass  # what a careless library does
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(mscad.collect, "load_results", swallowing_load)
+    assert main(["table", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip() == "mscad: interrupted."
 
 
 # ------------------------------------------------------------------ sweep and table
