@@ -15,6 +15,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -214,7 +215,8 @@ def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
 
 def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bool = False,
               progress: bool = True, data: OneClassData | torch.Tensor | None = None,
-              cache: bool | None = None, instrument: bool = True) -> Run:
+              cache: bool | None = None, instrument: bool = True,
+              on_epoch: Callable[[int, FeatureModel], dict] | None = None) -> Run:
     """Run one experiment and return it as a :class:`Run`.
 
     ``data``: the experiment's :class:`OneClassData` (default: the one ``cfg`` names), to
@@ -226,6 +228,10 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     ``instrument``: record the paper's mechanism statistics (uniformity and augmentation
     similarity, Fig. 1) at every evaluation; ``False`` trains without them, and without any
     evaluation when there is no test set (the detector's fit: only the loss is recorded).
+    ``on_epoch(epoch, model)``: a probe called after epoch 0 (the pretrained model) and
+    after every trained epoch; the numbers it returns join that epoch's history record
+    (chapter 2 measures distances to c this way). A run with a probe is never loaded
+    from, nor stored in, the run cache: the probe has to see the model train.
     """
     from . import cache as run_cache
     from tqdm import tqdm
@@ -237,7 +243,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     labelled = data if isinstance(data, OneClassData) else None
     train_images = labelled.train if labelled else data
     cfg = _fit_to_data(cfg, len(train_images))
-    use_cache = run_cache.cache_enabled() if cache is None else cache
+    use_cache = (run_cache.cache_enabled() if cache is None else cache) and on_epoch is None
     resuming = resume and checkpoint is not None and Path(checkpoint).exists()
     images = run_cache.data_identity(data)  # the resume check's fingerprint, and the cache's
     key = (run_cache.run_key(cfg, data, images, variant=None if instrument else "uninstrumented")
@@ -303,6 +309,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         history = [dict(epoch=0, auroc=ev["auroc"], loss=None, **ev["stats"],
                         seconds=round(time.time() - started, 2))]
         first_epoch = 1
+    if on_epoch is not None and first_epoch == 1:
+        history[0].update(on_epoch(0, model))
     frame_state = dict(frame_center=torch.tensor(frame["c"])) if "c" in frame else {}
     frame_state["images"] = images
 
@@ -326,6 +334,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         if evaluates and (epoch % cfg.eval_every == 0 or epoch == last_epoch):
             ev = evaluated(epoch, losses)
             record.update(auroc=ev["auroc"], **ev["stats"])
+        if on_epoch is not None:
+            record.update(on_epoch(epoch, model))
         record["seconds"] = round(time.time() - started, 2)  # training + evaluation
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
