@@ -193,6 +193,12 @@ FIG5_READING = {
               "the collapse but does not prevent it",
     "msc": "dominates PANDA at every point of the curve and collapses much more slowly",
 }
+# How the collapse runs (stage F, results/collapse-cpu) are labelled wherever they are
+# shown: two regimes, each named (the mechanism under MSC's optimizer; the center loss
+# at its own validation-chosen PANDA recipe).
+COLLAPSE_LABELS = {"contrastive": "contrastive (MSC's SGD, lr 1e-3)",
+                   "msc": "MSC (SGD, lr 1e-3)",
+                   "center": "center loss (PANDA's SGD: momentum 0.9, lr 1e-7)"}
 # How a curve is described, in ROC-AUC points of the mean over classes: the end within
 # LEVEL of the start "holds"; ending at or below CHANCE_BAND is "collapses to chance".
 LEVEL, CHANCE_BAND = 0.5, 55.0
@@ -215,3 +221,28 @@ def curve_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
                            "last epoch": int(part["epoch"].iloc[-1]), "at the end": end,
                            "change, points": change, "here": word, "seeds": int(part["seeds"].min())}
     return pd.DataFrame(rows).T
+
+
+def collapse_curves(folder: str = "collapse-cpu", dataset: str = "cifar10", objectives=None):
+    """The Fig. 5 curves of the committed collapse runs: :func:`mscad.plots.epoch_curves`
+    over the data set's classes (a seed counts once all its classes are done), and
+    :func:`curve_verdicts` of them. Returns ``(curves, verdicts, note)``; with nothing
+    finished yet the frames are empty and ``note`` says why."""
+    from .collect import dataset_classes, load_results, results_folder
+    from .errors import MscadError
+    from .plots import epoch_curves
+
+    objectives = list(objectives or COLLAPSE_LABELS)
+    try:
+        runs = load_results(results_folder(folder))
+    except MscadError as e:  # the folder is not there yet
+        return pd.DataFrame(), pd.DataFrame(), str(e)
+    runs = runs[runs.dataset == dataset]
+    curves = epoch_curves(runs, objectives=objectives, classes=dataset_classes(dataset))
+    if curves.empty:
+        return curves, pd.DataFrame(), (f"results/{folder} has no objective with a finished seed "
+                                        "(all classes) yet.")
+    seeds = curves.groupby("objective").seeds.min()
+    note = "; ".join(f"{o}: {n} seed{'s' if n != 1 else ''}" for o, n in seeds.items())
+    return curves, curve_verdicts(curves), f"mean over {int(curves.classes.max())} classes ({note})"
+

@@ -40,6 +40,36 @@ def score_histograms(values, labels, ax=None, xlabel: str = "value", title: str 
     return ax
 
 
+def collapse_panels(runs: dict, axes=None):
+    """What the center loss does to the features, per epoch, for runs trained with the
+    :class:`mscad.probes.DistanceToCenter` probe: (a) mean distance to c of the normal
+    (solid) and anomalous (dashed) test images, (b) the spread of the normal train
+    features around their own mean. Log scale: a collapse is a fall by orders of
+    magnitude. ``runs`` maps a label to a run."""
+    if axes is None:
+        axes = plt.subplots(1, 2, figsize=(11, 3.4))[1]
+    for (label, run), color in zip(runs.items(), sns.color_palette("deep")):
+        history = run["history"]
+        epochs = [h["epoch"] for h in history]
+        axes[0].plot(epochs, [h["dist_normal"] for h in history], marker="o", ms=3, color=color,
+                     label=f"{label}: normal")
+        axes[0].plot(epochs, [h["dist_anomalous"] for h in history], marker="s", ms=3, ls="--",
+                     color=color, label=f"{label}: anomalous")
+        axes[1].plot(epochs, [h["spread"] for h in history], marker="o", ms=3, color=color,
+                     label=label)
+    for ax, ylabel, title in ((axes[0], "mean distance to c", "(a) test images' distance to c"),
+                              (axes[1], "mean distance to their mean",
+                               "(b) spread of the normal train features")):
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch (0 = pretrained)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return axes
+
+
 def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)"):
     """Grouped bars: rows = classes, columns = methods (a pandas DataFrame)."""
     ax = ax or plt.subplots(figsize=(9, 3.5))[1]
