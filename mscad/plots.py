@@ -70,6 +70,55 @@ def collapse_panels(runs: dict, axes=None):
     return axes
 
 
+def sphere_panels(toy_runs: dict):
+    """The 3-D toy of :mod:`mscad.toy` on the unit sphere: the starting features, then
+    the features after each objective, normal (blue) and anomalous (red) held-out points,
+    with each panel's kNN ROC-AUC. ``toy_runs`` maps a label to a :class:`ToyRun`; the
+    first one's starting features are the first panel."""
+    first = next(iter(toy_runs.values()))
+    panels = [("before fine-tuning", first.normal_before, first.anomalous_before,
+               first.auroc_before)]
+    panels += [(f"after {label}", r.normal_after, r.anomalous_after, r.auroc_after)
+               for label, r in toy_runs.items()]
+    fig = plt.figure(figsize=(4 * len(panels), 4))
+    u, v = np.mgrid[0:2 * np.pi:24j, 0:np.pi:12j]
+    for i, (title, normal, anomalous, auroc) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, len(panels), i, projection="3d")
+        ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v),
+                          color="0.85", lw=0.4)
+        ax.scatter(*normal.T, s=5, color="tab:blue", label="normal")
+        ax.scatter(*anomalous.T, s=5, color="tab:red", label="anomalous")
+        ax.set_title(f"{title}\nkNN ROC-AUC {100 * auroc:.1f}%", fontsize=10)
+        ax.set_box_aspect((1, 1, 1))
+        ax.view_init(elev=20, azim=-60)
+        ax.set_axis_off()
+    fig.axes[0].legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def roc_panels(scores: dict, labels, axes=None):
+    """ROC curves (left) and score histograms (one panel each, right) for several
+    scorings of the same test images: ``scores`` maps a label to anomaly scores."""
+    from sklearn.metrics import roc_curve
+
+    from .metrics import roc_auc
+
+    labels = np.asarray(labels)
+    if axes is None:
+        axes = plt.subplots(1, 1 + len(scores), figsize=(4.2 * (1 + len(scores)), 3.4))[1]
+    axes[0].plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
+    for (label, s), ax in zip(scores.items(), axes[1:]):
+        fpr, tpr, _ = roc_curve(labels, s)
+        axes[0].plot(fpr, tpr, label=f"{label} ({100 * roc_auc(labels, s):.1f}%)")
+        score_histograms(s, labels, ax=ax, xlabel="kNN score (cosine distance)", title=label)
+    axes[0].set_xlabel("false positive rate (normal flagged)")
+    axes[0].set_ylabel("true positive rate (anomalies caught)")
+    axes[0].set_title("ROC curves", fontsize=10)
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].grid(alpha=0.3)
+    return axes
+
+
 def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)"):
     """Grouped bars: rows = classes, columns = methods (a pandas DataFrame)."""
     ax = ax or plt.subplots(figsize=(9, 3.5))[1]
