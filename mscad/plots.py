@@ -111,12 +111,60 @@ def roc_panels(scores: dict, labels, axes=None):
         fpr, tpr, _ = roc_curve(labels, s)
         axes[0].plot(fpr, tpr, label=f"{label} ({100 * roc_auc(labels, s):.1f}%)")
         score_histograms(s, labels, ax=ax, xlabel="kNN score (cosine distance)", title=label)
+    low = min(np.min(s) for s in scores.values())
+    high = max(np.max(s) for s in scores.values())
+    for ax in axes[1:]:  # one score axis, so the panels compare
+        ax.set_xlim(low, high)
     axes[0].set_xlabel("false positive rate (normal flagged)")
     axes[0].set_ylabel("true positive rate (anomalies caught)")
     axes[0].set_title("ROC curves", fontsize=10)
     axes[0].legend(fontsize=8, loc="lower right")
     axes[0].grid(alpha=0.3)
     return axes
+
+
+def projection_panels(features: dict, labels, n: int = 600, seed: int = 0):
+    """Each model's test features projected to 2-D (PCA fitted on that model's features),
+    normal (blue) and anomalous (red), one panel per model: a picture of how the
+    objectives rearrange the same images. ``n`` images per group are drawn, the same
+    ones in every panel."""
+    from sklearn.decomposition import PCA
+
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    pick = np.concatenate([rng.permutation(np.flatnonzero(labels == lab))[:n] for lab in (0, 1)])
+    fig, axes = plt.subplots(1, len(features), figsize=(4 * len(features), 3.8), squeeze=False)
+    for ax, (title, f) in zip(axes[0], features.items()):
+        xy = PCA(n_components=2, random_state=seed).fit_transform(np.asarray(f)[pick])
+        for lab, name, color in ((1, "anomalous", "tab:red"), (0, "normal", "tab:blue")):
+            ax.scatter(*xy[labels[pick] == lab].T, s=4, alpha=0.5, color=color, label=name)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("first principal component")
+        ax.set_ylabel("second principal component")
+    axes[0][0].legend(fontsize=8, markerscale=3)
+    return fig
+
+
+def mistakes_gallery(images, scores, labels, class_names, n: int = 8, title: str = ""):
+    """Four rows of test images under one scoring: the most and the least anomalous, the
+    false alarms (normal images with the highest scores) and the misses (anomalous images
+    with the lowest), each row titled with the images' classes."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    images = np.asarray(images)
+    order = np.argsort(scores)
+    normal, anomalous = order[labels[order] == 0], order[labels[order] == 1]
+    rows = (("most anomalous", order[::-1][:n]), ("least anomalous", order[:n]),
+            ("false alarms: normal, highest scores", normal[::-1][:n]),
+            ("misses: anomalous, lowest scores", anomalous[:n]))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.95, 1.45 * len(rows)))
+    for ax, (name, idx) in zip(axes, rows):
+        classes = ", ".join(str(class_names[i]) for i in idx)
+        image_grid(images[idx], n=n, title=f"{name} ({classes})", ax=ax)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)"):
