@@ -68,3 +68,14 @@ def chapter_class(normal_class: str | None = None) -> str:
     if chosen:
         return str(chosen)
     return showcase_class(load_results(results_folder("selection-cpu/dn2")))
+
+
+def scale_phrase(settings: dict, data=None) -> str:
+    """The scale a chapter ran at, as prose read from the profile in use (and from the
+    data, for the image counts actually drawn), never typed: "64-pixel inputs at the `cpu`
+    profile, 1,000 normal training and 2,000 test images per class"."""
+    text = f"{settings['image_size']}-pixel inputs at the `{settings['profile']}` profile"
+    if data is not None:
+        text += (f", {len(data.train):,} normal training and {len(data.test):,} test images "
+                 "per class")
+    return text

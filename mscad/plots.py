@@ -167,6 +167,29 @@ def mistakes_gallery(images, scores, labels, class_names, n: int = 8, title: str
     return fig
 
 
+def margin_plot(margins, ax=None, title: str = ""):
+    """Margins in ROC-AUC points with their 95% intervals (bars), beside the paper's
+    margins (red dots), one row each: on a margin axis a 1-point effect and its interval
+    can be seen, where on a 50-100 ROC-AUC axis they cannot. ``margins``: a frame with
+    columns mean, low, high and paper (NaN where the paper has none), indexed by label."""
+    ax = ax or plt.subplots(figsize=(7, 0.55 * len(margins) + 1.2))[1]
+    y = np.arange(len(margins))
+    low = (margins["mean"] - margins["low"]).fillna(0).clip(lower=0)
+    high = (margins["high"] - margins["mean"]).fillna(0).clip(lower=0)
+    ax.barh(y, margins["mean"], xerr=[low, high], color="tab:blue", alpha=0.6, capsize=3,
+            label="ours, 95% interval over seeds")
+    ax.scatter(margins["paper"], y, color="tab:red", zorder=3, label="the paper")
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(y, margins.index)
+    ax.invert_yaxis()
+    ax.set_xlabel("margin, ROC-AUC points")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
 def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)"):
     """Grouped bars: rows = classes, columns = methods (a pandas DataFrame)."""
     ax = ax or plt.subplots(figsize=(9, 3.5))[1]
