@@ -70,6 +70,32 @@ def chapter_class(normal_class: str | None = None) -> str:
     return showcase_class(load_results(results_folder("selection-cpu/dn2")))
 
 
+def start_chapter(seed: int = 0, profile: str | None = None, normal_class: str | None = None,
+                  dataset: str = "cifar10") -> tuple[dict, str, dict]:
+    """The setup cell of every chapter that trains on one class, in one call: seed and
+    profile (:func:`setup`), the normal class (:func:`chapter_class`) and the settings
+    the chapter's runs share. Returns ``(settings, normal_class, base)``; a run is then
+    ``TrainConfig(objective=..., **base)``."""
+    settings = setup(seed=seed, profile=profile)
+    normal = chapter_class(normal_class)
+    base = dict(dataset=dataset, normal_class=normal, profile=settings["profile"], seed=seed)
+    print(f"normal class: {normal}; every run of this chapter: "
+          + ", ".join(f"{k}={v}" for k, v in base.items()))
+    return settings, normal, base
+
+
+def sweep_beside_table(dataset: str, objectives, folder: str = "sweep-cpu"):
+    """The committed sweep's finished seeds for ``objectives`` on ``dataset``, class by
+    class beside each other (:func:`mscad.stats.sweep_beside`), with a line saying which
+    seeds are in. Returns ``(sweep, table)``; the table is None while no seed is done."""
+    from .collect import dataset_classes, finished_seeds_of
+    from .stats import sweep_beside
+
+    sweep, status = finished_seeds_of(folder, list(objectives), classes=dataset_classes(dataset))
+    print(status)
+    return sweep, (sweep_beside(sweep, list(objectives)) if len(sweep) else None)
+
+
 def scale_phrase(settings: dict, data=None) -> str:
     """The scale a chapter ran at, as prose read from the profile in use (and from the
     data, for the image counts actually drawn), never typed: "64-pixel inputs at the `cpu`

@@ -1,0 +1,40 @@
+"""The chapters' helpers: one switch for the class, the scale read from the profile."""
+from types import SimpleNamespace
+
+import numpy as np
+
+from mscad.notebook import chapter_class, compared, scale_phrase, start_chapter, sweep_beside_table
+
+
+def test_the_class_switch_order_is_parameter_then_environment_then_showcase(monkeypatch):
+    monkeypatch.setenv("MSCAD_CLASS", "cat")
+    assert chapter_class("ship") == "ship"
+    assert chapter_class(None) == "cat"
+    monkeypatch.delenv("MSCAD_CLASS")
+    assert chapter_class(None) == "horse"  # the rule on the committed validation runs
+
+
+def test_start_chapter_gives_the_settings_every_run_shares(monkeypatch, capsys):
+    monkeypatch.setenv("MSCAD_CLASS", "deer")
+    settings, normal, base = start_chapter(seed=2, profile="quick", dataset="cifar10")
+    assert normal == "deer" and settings["profile"] == "quick" and settings["seed"] == 2
+    assert base == dict(dataset="cifar10", normal_class="deer", profile="quick", seed=2)
+    assert "normal class: deer" in capsys.readouterr().out
+
+
+def test_the_scale_is_read_from_the_profile_and_the_data():
+    settings = dict(image_size=128, profile="gpu")
+    assert scale_phrase(settings) == "128-pixel inputs at the `gpu` profile"
+    data = SimpleNamespace(train=np.zeros(2000), test=np.zeros(4000))
+    assert scale_phrase(settings, data).endswith("2,000 normal training and 4,000 test images per class")
+
+
+def test_the_sweep_table_covers_the_finished_seeds(capsys):
+    sweep, table = sweep_beside_table("cifar10", ["dn2", "msc"])
+    assert set(sweep.objective) == {"dn2", "msc"} and "seed" in capsys.readouterr().out
+    assert table is not None and len(table) == 11  # ten classes and the mean
+
+
+def test_compared_words_follow_the_numbers():
+    assert compared(2.0, 1.0) == "above" and compared(1.0, 2.0) == "below"
+    assert compared(1.0, 1.04) == "level with"
