@@ -367,7 +367,8 @@ def collapse_figure(curves, dn2: float, paper_reading: dict | None = None, ax=No
     ax.set_xlabel("epoch (0 = pretrained)")
     ax.set_ylabel("mean ROC-AUC % over classes")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    # below the axes: off the data, and the plot keeps its full width
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return ax
 
 
