@@ -42,10 +42,13 @@ def table() -> str:
         number = str(int(chapter[:2]))
         run = runs.get(chapter)
         measured = f"{run['seconds']} s" if run else "not measured"
+        if run and run.get("load"):  # measured while other work shared the machine
+            measured += f" ({run['load']})"
         total += run["seconds"] if run else 0
         cache = ("shared" if run and run.get("run_cache") else "off") if run else ""
+        estimate = f"{gpu[number]:.1f} min" if number in gpu else "–"
         rows.append(f"| {chapter} | {measured} | {run.get('commit') if run else ''} | {cache} | "
-                    f"{gpu.get(number, float('nan')):.1f} min |")
+                    f"{estimate} |")
     rows.append(f"| all, in book order | {total / 60:.1f} min | | | |")
     return "\n".join(rows)
 
