@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from mscad.data import CIFAR10_CLASSES, load_split
 from mscad.metrics import roc_auc

@@ -20,7 +20,6 @@ import argparse
 import time
 
 import faiss
-import numpy as np
 import torch
 import torchvision.transforms as T
 from PIL import Image

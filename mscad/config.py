@@ -160,12 +160,12 @@ def setting(default, help: str, roles: tuple = (), implied=None, **cli):
 R, S = "resume", "scale"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of one experiment. ``None`` means "from the profile"; after
-    :meth:`resolved` no ``None`` is left except the genuinely optional ones
-    (``anomalous_class``/``normal_class`` by setting, ``early_stop_epoch``), and resolving
-    again changes nothing. ``train_limit``/``test_limit`` 0 means every image."""
+    """Every setting of one experiment, as asked for. ``None`` means "from the profile";
+    :meth:`resolved` returns the :class:`ResolvedConfig` that the training loop, the run
+    cache, the sweep and the detector work with. ``train_limit``/``test_limit`` 0 means
+    every image. Frozen: a setting is changed with ``dataclasses.replace``."""
 
     dataset: str = setting("cifar10", "registered data set or a folder with train/<class>/ and "
                            "test/<class>/ (see the data sets list below)", roles=(R, S))
@@ -229,42 +229,45 @@ class TrainConfig:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def resolved(self) -> "TrainConfig":
-        """A copy with every ``None`` filled from the profile and the objective."""
+    def resolved(self) -> "ResolvedConfig":
+        """The settings with every ``None`` filled from the profile and the objective, and
+        checked, as a :class:`ResolvedConfig`; resolving that again returns it unchanged."""
         objective = get_objective(self.objective)
         prof = profile_settings(self.profile)
-        c = dataclasses.replace(self, profile=prof["profile"])
+        values = dataclasses.asdict(self)
+        values["profile"] = prof["profile"]
         for key in ("backbone", "epochs", "image_size", "batch_size", "eval_every"):
-            if getattr(c, key) is None:
-                setattr(c, key, prof[key])
-        if c.lr is None:
-            c.lr = prof["lr_by_objective"].get(c.objective, prof["lr"])
+            if values[key] is None:
+                values[key] = prof[key]
+        if values["lr"] is None:
+            values["lr"] = prof["lr_by_objective"].get(self.objective, prof["lr"])
         for key in ("train_limit", "test_limit"):
             # 0 = every image, before and after resolution (so resolving twice changes
             # nothing); the number actually used is the result's data.n_train / n_test.
-            if getattr(c, key) is None:
-                setattr(c, key, prof[key] or 0)
-            elif getattr(c, key) < 0:
+            if values[key] is None:
+                values[key] = prof[key] or 0
+            elif values[key] < 0:
                 raise MscadError(f"{flag_of(key)} must be 0 (all images) or a positive number of "
-                                 f"images, got {getattr(c, key)}.")
-        if c.momentum is None:
-            c.momentum = objective.momentum
+                                 f"images, got {values[key]}.")
+        if values["momentum"] is None:
+            values["momentum"] = objective.momentum
         if not objective.trains:
-            c.epochs = 0
+            values["epochs"] = 0
         for key in ("epochs", "image_size", "batch_size", "k", "train_limit", "test_limit",
                     "eval_every", "early_stop_epoch", "similarity_images"):
-            value = getattr(c, key)  # numpy scalars (a grid search's) become plain numbers
+            value = values[key]  # numpy scalars (a grid search's) become plain numbers
             if value is not None and not isinstance(value, bool) and isinstance(value, numbers.Integral):
-                setattr(c, key, int(value))
+                values[key] = int(value)
         for key in ("lr", "momentum", "weight_decay", "temperature"):
-            value = getattr(c, key)
+            value = values[key]
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                setattr(c, key, float(value))
+                values[key] = float(value)
+        values["seed"] = check_seed(values["seed"])
+        values["device"] = resolve_device(values["device"])
+        values["precision"] = resolve_precision(values["precision"], values["device"])
+        c = ResolvedConfig(**values)
         check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
                      temperature=c.temperature)
-        c.seed = check_seed(c.seed)
-        c.device = resolve_device(c.device)
-        c.precision = resolve_precision(c.precision, c.device)
         check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
                        eval_every=c.eval_every, temperature=c.temperature, k=c.k,
                        similarity_images=c.similarity_images)
@@ -283,6 +286,18 @@ class TrainConfig:
         if c.early_stop_epoch is not None:
             check_positive(early_stop_epoch=c.early_stop_epoch)
         return c
+
+
+@dataclass(frozen=True)
+class ResolvedConfig(TrainConfig):
+    """Settings after :meth:`TrainConfig.resolved`: no ``None`` left except the genuinely
+    optional ones (``anomalous_class``/``normal_class`` by setting, ``early_stop_epoch``),
+    every value checked. The type says it, so nothing resolves twice: ``resolved()``
+    returns the same object. (``dataclasses.replace`` on one keeps the type, for the loop's
+    own adjustments such as a batch shrunk to the train set; it does not re-check.)"""
+
+    def resolved(self) -> "ResolvedConfig":
+        return self
 
 
 # Settings a checkpoint must share with the run that resumes it (epochs may grow), those

@@ -40,6 +40,7 @@ import torch
 
 from .errors import MscadError
 from .images import decode_images, list_images
+from .registry import Registry
 
 # What an experiment's ROC-AUC is measured on: the data set's test split, or a validation
 # set made from its train split alone (for choosing settings).
@@ -231,7 +232,7 @@ _SOURCES = (DatasetSource("cifar10", _cifar10), DatasetSource("cifar100-coarse",
             DatasetSource("cifar100-fine", _cifar100(False)), DatasetSource("catsvsdogs", _catsvsdogs),
             DatasetSource("mvtec", _mvtec, "<category>", normal_classes=("good",)),
             DatasetSource("dior", _dior))
-DATASET_SOURCES = {s.name: s for s in _SOURCES}
+DATASET_SOURCES = Registry("data set", _SOURCES)
 DATASETS = tuple(s.usage for s in _SOURCES)  # the names as a user types them
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .errors import unknown_name
+from .registry import Registry
 from .losses import angular_center_loss, center_loss, contrastive_loss, msc_loss
 
 # PANDA's optimiser for the center objectives (Reiss et al. 2021): SGD with momentum 0.9.
@@ -62,12 +62,10 @@ _RECORDS = (
               short="MSC + angular", color="tab:cyan"),
 )
 
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in _RECORDS}  # in the paper's order
+OBJECTIVES = Registry("objective", _RECORDS)  # in the paper's order
 OBJECTIVE_LABELS = {name: o.label for name, o in OBJECTIVES.items()}
 OBJECTIVE_COLORS = {name: o.color for name, o in OBJECTIVES.items()}
 
 
 def get_objective(name: str) -> Objective:
-    if name not in OBJECTIVES:
-        raise unknown_name("objective", name, OBJECTIVES)
-    return OBJECTIVES[name]
+    return OBJECTIVES.require(name)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .errors import MscadError, NonFiniteError
+from .registry import Registry
 
 
 def _normalised(x) -> np.ndarray:
@@ -188,15 +189,12 @@ class KMeansScorer(KNNScorer):
         return self.score(self.gallery_)
 
 
-SCORERS = {cls.name: cls for cls in (KNNScorer, KMeansScorer, EuclideanScorer)}
+SCORERS = Registry("scorer", (KNNScorer, KMeansScorer, EuclideanScorer))
 
 
 def get_scorer(name: str, k: int = 2, device: str | None = None):
     """A new scorer by name (``knn``, ``kmeans``, ``euclidean``)."""
-    if name not in SCORERS:
-        from .errors import unknown_name
-
-        raise unknown_name("scorer", name, SCORERS)
+    SCORERS.require(name)
     if name == "kmeans":
         return KMeansScorer(k=1, device=device)
     return SCORERS[name](k=k, device=device)

@@ -242,6 +242,7 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         data = experiment_data(cfg)
     labelled = data if isinstance(data, OneClassData) else None
     train_images = labelled.train if labelled else data
+    requested_batch_size = cfg.batch_size
     cfg = _fit_to_data(cfg, len(train_images))
     use_cache = (run_cache.cache_enabled() if cache is None else cache) and on_epoch is None
     resuming = resume and checkpoint is not None and Path(checkpoint).exists()
@@ -348,7 +349,10 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     result = RunResult(auroc=last_evaluated["auroc"], history=history, config=cfg.as_dict(),
                        target_class=name,
                        data=dict(summary=summary, n_train=len(train_images),
-                                 n_test=len(labelled.test) if labelled else 0),
+                                 n_test=len(labelled.test) if labelled else 0,
+                                 # the config records the size used (shrunk to the train
+                                 # set if larger); this is the size asked for
+                                 batch_size_requested=requested_batch_size),
                        environment=environment(), wall_s=round(time.time() - start_time, 1),
                        code=code_provenance())
     run = Run(result, model, center)

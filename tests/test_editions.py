@@ -1,6 +1,5 @@
 """The plain editions (what a chapter's Colab badge opens) read right in a plain notebook
 front end, and the student edition has no solutions."""
-import importlib.util
 import json
 import re
 import sys

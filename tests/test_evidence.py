@@ -257,7 +257,7 @@ def test_the_cpu_profile_uses_the_validation_chosen_learning_rates_and_epochs():
 
 
 def test_a_seed_begun_on_a_few_classes_is_not_finished(tmp_path):
-    from mscad.report import complete_seeds, finished_seeds_of
+    from mscad.report import complete_seeds
 
     results = seeded_results(tmp_path)  # airplane and bird, every objective, seeds 0-2
     assert complete_seeds(results) == [0, 1, 2]

@@ -182,8 +182,25 @@ def test_limit_zero_means_all_at_every_profile_and_resolving_twice_changes_nothi
                        device="cpu").resolved()
     assert (once.train_limit, once.test_limit) == (0, 0)
     assert once.resolved() == once
+    assert once.resolved() is once  # the type says it is resolved: nothing to redo
     default = TrainConfig(objective="center", profile=profile, device="cpu").resolved()
     assert default.resolved() == default
+
+
+def test_settings_are_frozen_and_resolving_gives_the_resolved_type():
+    import dataclasses
+
+    from mscad.config import ResolvedConfig, TrainConfig
+
+    asked = TrainConfig(objective="msc", profile="quick", device="cpu")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        asked.lr = 1.0  # a setting changes with dataclasses.replace, never in place
+    resolved = asked.resolved()
+    assert isinstance(resolved, ResolvedConfig) and not isinstance(asked, ResolvedConfig)
+    assert None not in (resolved.lr, resolved.epochs, resolved.batch_size, resolved.backbone)
+    assert asked.lr is None  # the request is untouched
+    shrunk = dataclasses.replace(resolved, batch_size=6)
+    assert isinstance(shrunk, ResolvedConfig) and shrunk.batch_size == 6
 
 
 def test_train_limit_zero_trains_on_every_image(tmp_path):
@@ -357,7 +374,9 @@ def test_rerunning_an_experiment_whose_batch_shrank_is_not_refused(folder_datase
     out = tmp_path / "r.json"
     args = ["run", "--dataset", str(folder_dataset), "--normal-class", "circle", "--objective", "msc",
             "--profile", "quick", "--quiet", "--epochs", "1", "--out", str(out)]
-    assert main(args) == 0 and json.loads(out.read_text())["config"]["batch_size"] == 6
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["batch_size"] == 6 and result["data"]["batch_size_requested"] == 32
     assert main(args) == 0, capsys.readouterr().err
     assert not list(tmp_path.glob("r.json.*"))
 

@@ -1,6 +1,5 @@
 """The objective registry, the center each objective uses, and the augmentation."""
 import dataclasses
-import math
 
 import numpy as np
 import pytest

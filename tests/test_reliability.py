@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 from PIL import Image
 
 from mscad.cli import main
-from mscad.errors import CheckpointError, MscadError
+from mscad.errors import MscadError
 
 QUICK = ["--profile", "quick", "--quiet", "--epochs", "1", "--batch-size", "4"]
 

@@ -1,0 +1,35 @@
+"""One registry shape: objectives, backbones, data sets and scorers are read, extended and
+looked up the same way."""
+import pytest
+
+from mscad.backbones import BACKBONE_SPECS
+from mscad.data import DATASET_SOURCES
+from mscad.errors import MscadError
+from mscad.objectives import OBJECTIVES, get_objective
+from mscad.registry import Registry
+from mscad.scoring import SCORERS, get_scorer
+
+
+@pytest.mark.parametrize("registry, known", [(OBJECTIVES, "msc"), (BACKBONE_SPECS, "efficientnet_lite0"),
+                                             (DATASET_SOURCES, "cifar10"), (SCORERS, "knn")])
+def test_every_registry_has_the_same_shape(registry, known):
+    assert isinstance(registry, Registry) and known in registry.names()
+    assert registry.require(known) is registry[known]
+    with pytest.raises(MscadError, match=f"unknown {registry.kind} 'nope'; known {registry.kind}s: .*{known}"):
+        registry.require("nope")
+
+
+def test_a_registered_record_is_found_and_a_name_is_taken_once():
+    reg = Registry("widget")
+    record = reg.register(type("W", (), {"name": "w"})())
+    assert reg.require("w") is record and reg.names() == ("w",)
+    with pytest.raises(ValueError, match="registered already"):
+        reg.register(record)
+
+
+def test_the_lookups_go_through_the_registries():
+    assert get_objective("center").momentum == 0.9
+    with pytest.raises(MscadError, match="known objectives"):
+        get_objective("centre")
+    with pytest.raises(MscadError, match="known scorers"):
+        get_scorer("lof")
