@@ -218,6 +218,13 @@ class TrainConfig:
                                     implied=lambda stored: "bf16" if str(stored.get("device"))
                                     .startswith("cuda") else "fp32")
 
+    def __eq__(self, other):
+        """Equal settings are equal whether resolved or not (a stored result's config
+        read back equals the resolved config that wrote it)."""
+        if not isinstance(other, TrainConfig):
+            return NotImplemented
+        return dataclasses.astuple(self) == dataclasses.astuple(other)
+
     @classmethod
     def from_dict(cls, settings: dict) -> "TrainConfig":
         """The settings stored in a result file's ``config`` (or a checkpoint's) as a
@@ -288,7 +295,7 @@ class TrainConfig:
         return c
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equality as TrainConfig's: by value
 class ResolvedConfig(TrainConfig):
     """Settings after :meth:`TrainConfig.resolved`: no ``None`` left except the genuinely
     optional ones (``anomalous_class``/``normal_class`` by setting, ``early_stop_epoch``),

@@ -33,7 +33,7 @@ def test_a_plain_front_end_shows_no_raw_myst(path):
     for token in ("{glue:text}", "{cite}", "{exercise}", "{solution}", "{admonition}", ":label:",
                   ":class: dropdown"):
         assert token not in text, (path.name, token)
-    markdown = "".join("".join(c["source"]) for c in source["cells"] if c["cell_type"] == "markdown")
+    markdown = "\n".join("".join(c["source"]) for c in source["cells"] if c["cell_type"] == "markdown")
     n_solutions = len(re.findall(r"^`{3,}\{solution\}", markdown, re.M))
     n_exercises = len(re.findall(r"^`{3,}\{exercise\}", markdown, re.M))
     assert html.count("<details>") == n_solutions and html.count("<summary>Solution</summary>") == n_solutions
