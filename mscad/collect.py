@@ -104,7 +104,11 @@ def finished_seeds_of(name: str, objectives, classes=None) -> tuple[pd.DataFrame
     results = results[results.objective.isin(objectives)]
     seeds = complete_seeds(results, objectives, classes) if len(results) else []
     if not seeds:
-        return results.iloc[:0], f"results/{name} has no finished seed of {', '.join(objectives)} yet."
+        # name only the objectives that hold the seeds back
+        every = sorted(set(results.normal_class) | set(classes or ()))  # any objective's
+        behind = [o for o in objectives
+                  if not complete_seeds(results[results.objective == o], [o], every)] or objectives
+        return results.iloc[:0], f"results/{name} has no finished seed of {', '.join(behind)} yet"
     done = results[results.seed.isin(seeds)]
     return done, f"results/{name}: {describe_scale(done)}"
 

@@ -147,10 +147,13 @@ def format_margin(m: dict) -> str:
     """A margin as "+1.2 [+0.3, +2.1]", or "+1.2 (one seed)" without an interval. A bound
     that would round to 0.0 gets two decimals ("[+0.05, +0.3]"), so an interval that
     excludes 0 never reads as if it touched it."""
+    def signed(x, digits=1):  # rounded first, so -0.04 reads +0.0, never -0.0
+        return f"{round(x, digits) + 0.0:+.{digits}f}"
+
     if np.isnan(m["low"]):
-        return f"{m['mean']:+.1f} (one seed)"
-    bound = lambda x: f"{x:+.2f}" if x != 0 and round(x, 1) == 0 else f"{x:+.1f}"  # noqa: E731
-    return f"{m['mean']:+.1f} [{bound(m['low'])}, {bound(m['high'])}]"
+        return f"{signed(m['mean'])} (one seed)"
+    bound = lambda x: signed(x, 2) if x != 0 and round(x, 1) == 0 else signed(x)  # noqa: E731
+    return f"{signed(m['mean'])} [{bound(m['low'])}, {bound(m['high'])}]"
 
 
 def sweep_beside(results: pd.DataFrame, objectives, dataset: str = "cifar10") -> pd.DataFrame:

@@ -269,6 +269,16 @@ def test_a_seed_begun_on_a_few_classes_is_not_finished(tmp_path):
     assert complete_seeds(cat, ["dn2", "msc"], classes=["airplane", "bird", "cat"]) == [0]
 
 
+def test_the_status_names_only_the_objective_that_holds_the_seeds_back(tmp_path, monkeypatch):
+    from mscad.collect import finished_seeds_of
+
+    seeded_results(tmp_path / "runs")
+    write(tmp_path / "runs", "dn2", "cat", 0, 0.8)  # dn2 has cat, center does not
+    monkeypatch.setenv("MSCAD_RESULTS", str(tmp_path))
+    part, status = finished_seeds_of("runs", ["dn2", "center"], classes=["airplane", "bird", "cat"])
+    assert part.empty and status.endswith("no finished seed of center yet")
+
+
 def test_margin_across_a_named_setting_pairs_class_and_seed(tmp_path):
     from mscad.report import format_margin, margin_interval
 
