@@ -63,8 +63,13 @@ _RECORDS = (
 )
 
 OBJECTIVES = Registry("objective", _RECORDS)  # in the paper's order
-OBJECTIVE_LABELS = {name: o.label for name, o in OBJECTIVES.items()}
+OBJECTIVE_LABELS = {name: o.label for name, o in OBJECTIVES.items()}  # the built-in ones
 OBJECTIVE_COLORS = {name: o.color for name, o in OBJECTIVES.items()}
+
+
+def objective_label(name: str) -> str:
+    """The legend label of an objective, registered ones included (else the name)."""
+    return OBJECTIVES[name].label if name in OBJECTIVES else name
 
 
 def get_objective(name: str) -> Objective:

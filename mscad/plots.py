@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from .objectives import OBJECTIVE_LABELS
+from .objectives import OBJECTIVES, objective_label
 
 
 def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):
@@ -16,7 +16,7 @@ def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None
         pts = [(h["epoch"], h[key]) for h in r["history"] if h.get(key) is not None]
         x, y = zip(*pts)
         y = np.asarray(y) * (100 if percent else 1)
-        ax.plot(x, y, marker="o", ms=3, label=OBJECTIVE_LABELS.get(label, label))
+        ax.plot(x, y, marker="o", ms=3, label=objective_label(label))
     ax.set_xlabel("epoch (0 = pretrained)")
     ax.set_ylabel(ylabel or key)
     ax.grid(alpha=0.3)
@@ -295,7 +295,7 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
                 if pts:
                     x, y = zip(*pts)
                     ax.plot(x, y, style, marker="o", ms=3, color=colors[label],
-                            label=f"{OBJECTIVE_LABELS.get(label, label)}, {frame}")
+                            label=f"{objective_label(label)}, {frame}")
         if key == "uniformity_loss" and uniform_reference is not None:
             ax.axhline(uniform_reference, color="0.5", lw=0.8, ls=":", label="uniform on the sphere")
         ax.set_title(title, fontsize=10)
@@ -310,10 +310,9 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
 
 
 def objective_color(name: str, default: str = "tab:gray") -> str:
-    """The one colour of an objective in every figure (from its record)."""
-    from .objectives import OBJECTIVE_COLORS
-
-    return OBJECTIVE_COLORS.get(name, default)
+    """The one colour of an objective in every figure (from its record, so a registered
+    objective brings its own)."""
+    return OBJECTIVES[name].color if name in OBJECTIVES else default
 
 
 def epoch_curves(results, objectives=None, level: float = 0.95, classes=None):

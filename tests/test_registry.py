@@ -33,3 +33,29 @@ def test_the_lookups_go_through_the_registries():
         get_objective("centre")
     with pytest.raises(MscadError, match="known scorers"):
         get_scorer("lof")
+
+
+def test_a_registered_objective_trains_and_is_plotted_with_its_own_colour(folder_dataset):
+    """The extension table of docs/extending.md: one record, no package file edited."""
+    import torch.nn.functional as F
+
+    from mscad.config import TrainConfig
+    from mscad.objectives import Objective
+    from mscad.plots import objective_color
+    from mscad.train import fine_tune
+
+    def pull_views_together(views, center, temperature):
+        z1, z2 = (F.normalize(z, dim=1) for z in views)
+        return (1 - (z1 * z2).sum(dim=1)).mean()
+
+    record = Objective("views-only", "views pulled together", pull_views_together, views=2,
+                       center=None, color="tab:pink")
+    OBJECTIVES.register(record)
+    try:
+        cfg = TrainConfig(dataset=str(folder_dataset), normal_class="circle", objective="views-only",
+                          profile="quick", image_size=32, batch_size=3, epochs=1, device="cpu")
+        run = fine_tune(cfg, progress=False, cache=False)
+        assert run.history[1]["loss"] is not None and 0 <= run.auroc <= 1
+        assert objective_color("views-only") == "tab:pink"
+    finally:
+        del OBJECTIVES["views-only"]
