@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import MscadError
 from .losses import contrastive_loss, msc_loss
 from .metrics import roc_auc
 from .scoring import knn_scores
@@ -78,7 +79,7 @@ def train_toy(objective: str, steps: int = 300, lr: float = 0.1, n: int = 256,
     toy's augmentation). The kNN score (k=2) of held-out normal points and of anomalies
     is evaluated before and after, with the train points as the gallery."""
     if objective not in ("contrastive", "msc"):
-        raise ValueError(f"the toy trains 'contrastive' or 'msc', not {objective!r}.")
+        raise MscadError(f"the toy trains objective='contrastive' or 'msc', not {objective!r}.")
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     pole = torch.tensor([0.0, 0.0, 1.0])
