@@ -32,7 +32,8 @@ from .results import (Run, RunResult, checkpoint_hint, code_provenance, environm
                       load_checkpoint, save_checkpoint)
 from .scoring import knn_scores
 
-__all__ = ["evaluate", "experiment_data", "fine_tune", "train_one_epoch"]
+__all__ = ["Checkpointing", "Evaluation", "evaluate", "experiment_data", "fine_tune", "train_epochs",
+           "train_one_epoch"]
 
 
 def experiment_data(cfg: TrainConfig) -> OneClassData:
@@ -213,6 +214,101 @@ def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
     return cfg
 
 
+# ------------------------------------------------------------------ hooks of the loop
+# The loop (:func:`train_epochs`) only trains; what a run measures and keeps after each
+# epoch is a hook. A measuring hook is called as ``hook(epoch, model, losses)`` and
+# returns numbers for that epoch's history record; a keeping hook is called as
+# ``hook(epoch, history)`` once the record is in the history.
+class Evaluation:
+    """ROC-AUC on the test set (when there is one; kNN, Eq. 5) and, with ``instrument``,
+    the paper's mechanism statistics (Fig. 1, around the origin and around c), at epoch 0
+    (:meth:`pretrained`) and after every ``cfg.eval_every``-th epoch and the last."""
+
+    def __init__(self, train_images, labelled: OneClassData | None, cfg: TrainConfig,
+                 instrument: bool, last_epoch: int, checkpoint: Path | None):
+        self.train_images, self.labelled, self.cfg = train_images, labelled, cfg
+        self.instrument, self.last_epoch, self.checkpoint = instrument, last_epoch, checkpoint
+        self.frozen = {}  # the frozen layers' output for the evaluation images, once per run
+        self.frame_center = None  # c of Eq. 3 from the pretrained model: the mechanism's frame
+
+    def measure(self, model: FeatureModel, epoch: int, losses: list | None = None) -> dict:
+        cfg = self.cfg
+        if not self.frozen:  # after a resume too: the checkpoint's frozen layers are the same
+            build = FrozenActivations.build
+            self.frozen.update(
+                train=build(model, self.train_images, cfg.image_size, precision=cfg.precision),
+                test=build(model, self.labelled.test, cfg.image_size, precision=cfg.precision)
+                if self.labelled else None)
+        try:
+            return evaluate(model, self.train_images, cfg, self.labelled, self.frozen,
+                            self.frame_center, self.instrument)
+        except NonFiniteError:
+            if not losses:
+                raise
+            raise _diverged(epoch, losses, self.checkpoint, cfg) from None
+
+    def pretrained(self, model: FeatureModel) -> tuple[dict, torch.Tensor | None]:
+        """Epoch 0 (the pretrained model, DN2): its history record, and the objective's center."""
+        started = time.time()
+        ev = self.measure(model, 0)
+        self.frame_center = feature_center(ev["train_features"])
+        if self.instrument:
+            ev["stats"].update(feature_stats(ev["train_features"], ev["aug_features"],
+                                             self.frame_center))
+        center = compute_center(model, self.train_images, self.cfg, ev["train_features"],
+                                self.frozen.get("train"))
+        return (dict(epoch=0, auroc=ev["auroc"], loss=None, **ev["stats"],
+                     seconds=round(time.time() - started, 2)), center)
+
+    def __call__(self, epoch: int, model: FeatureModel, losses: list) -> dict:
+        if epoch % self.cfg.eval_every and epoch != self.last_epoch:
+            return {}
+        ev = self.measure(model, epoch, losses)
+        return dict(auroc=ev["auroc"], **ev["stats"])
+
+
+class Checkpointing:
+    """Writes the run's state after every epoch, so a killed run resumes where it stopped
+    and ends with the same numbers."""
+
+    def __init__(self, path: Path, model, optimizer, center, cfg: TrainConfig, scaler,
+                 extra: dict):
+        self.path, self.model, self.optimizer, self.center = path, model, optimizer, center
+        self.config, self.scaler, self.extra = cfg.as_dict(), scaler, extra
+
+    def __call__(self, epoch: int, history: list):
+        save_checkpoint(self.path, self.model, self.optimizer, self.center, history, epoch,
+                        self.config, self.scaler, extra=self.extra)
+
+
+def train_epochs(model: FeatureModel, train_images: torch.Tensor, center, optimizer,
+                 cfg: TrainConfig, history: list, epochs: range, measure=(), keep=(),
+                 scaler=None, checkpoint: Path | None = None, bar=None) -> list:
+    """The training loop: each epoch of ``epochs`` trains (:func:`train_one_epoch`), asks
+    the ``measure`` hooks for that epoch's numbers, appends the record to ``history``
+    (every record has the keys of the first, epoch 0; a number not measured this epoch is
+    ``None``) and hands the history to the ``keep`` hooks. ``bar``: a tqdm over
+    ``epochs`` to show the loss and ROC-AUC on."""
+    augment = TwoViewAugment(cfg.image_size)
+    scaler = scaler or grad_scaler(cfg)
+    for epoch in bar if bar is not None else epochs:
+        started = time.time()
+        losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch,
+                                 checkpoint, scaler)
+        record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)),
+                      **{k: None for k in history[0] if k not in ("epoch", "auroc", "loss", "seconds")})
+        for hook in measure:
+            record.update(hook(epoch, model, losses))
+        record["seconds"] = round(time.time() - started, 2)  # training + measuring
+        history.append(record)
+        if bar is not None:
+            bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
+        for hook in keep:
+            hook(epoch, history)
+    return history
+
+
+# ------------------------------------------------------------------ the run
 def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bool = False,
               progress: bool = True, data: OneClassData | torch.Tensor | None = None,
               cache: bool | None = None, instrument: bool = True,
@@ -232,6 +328,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     after every trained epoch; the numbers it returns join that epoch's history record
     (chapter 2 measures distances to c this way). A run with a probe is never loaded
     from, nor stored in, the run cache: the probe has to see the model train.
+
+    The loop itself is :func:`train_epochs`; evaluation (:class:`Evaluation`), the probe
+    and checkpointing (:class:`Checkpointing`) are its hooks.
     """
     from . import cache as run_cache
     from tqdm import tqdm
@@ -245,11 +344,11 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     requested_batch_size = cfg.batch_size
     cfg = _fit_to_data(cfg, len(train_images))
     use_cache = (run_cache.cache_enabled() if cache is None else cache) and on_epoch is None
-    resuming = resume and checkpoint is not None and Path(checkpoint).exists()
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    resuming = resume and ckpt_path is not None and ckpt_path.exists()
     images = run_cache.data_identity(data)  # the resume check's fingerprint, and the cache's
     key = (run_cache.run_key(cfg, data, images, variant=None if instrument else "uninstrumented")
            if use_cache else None)
-    evaluates = instrument or labelled is not None  # any evaluation at all
     if use_cache and not resuming:
         stored = run_cache.load_run(key, cfg)
         if stored is not None:
@@ -263,85 +362,51 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(device)
     optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
-    augment = TwoViewAugment(cfg.image_size)
     scaler = grad_scaler(cfg)
     train_images = train_images.to(device)  # small uint8 arrays: keep them next to the model
+    last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
+    evaluation = (Evaluation(train_images, labelled, cfg, instrument, last_epoch, ckpt_path)
+                  if instrument or labelled is not None else None)  # None: no evaluation at all
 
-    frozen = {}  # the frozen layers' output for the evaluation images, once per run
-
-    frame = {}  # c of Eq. 3 from the pretrained model, for every objective: the mechanism's frame
-
-    def evaluated(epoch: int, losses: list | None = None) -> dict:
-        if not frozen:  # after a resume too: the checkpoint's frozen layers are the same
-            build = FrozenActivations.build
-            frozen.update(train=build(model, train_images, cfg.image_size, precision=cfg.precision),
-                          test=build(model, labelled.test, cfg.image_size, precision=cfg.precision)
-                          if labelled else None)
-        try:
-            return evaluate(model, train_images, cfg, labelled, frozen, frame.get("c"), instrument)
-        except NonFiniteError:
-            if not losses:
-                raise
-            raise _diverged(epoch, losses, ckpt_path, cfg) from None
-
-    ckpt_path = Path(checkpoint) if checkpoint else None
-    if resume and ckpt_path and ckpt_path.exists():
+    if resuming:
         state = _resume_state(ckpt_path, cfg, images)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         center = None if state["center"] is None else state["center"].to(device)
-        if state.get("frame_center") is not None:
-            frame["c"] = state["frame_center"].numpy()
+        if evaluation is not None and state.get("frame_center") is not None:
+            evaluation.frame_center = state["frame_center"].numpy()
         history, first_epoch = state["history"], state["epoch"] + 1
-    elif not evaluates:  # the detector's fit: the center is all epoch 0 needs
+    elif evaluation is None:  # the detector's fit: the center is all epoch 0 needs
         started = time.time()
         center = compute_center(model, train_images, cfg)
         history = [dict(epoch=0, auroc=None, loss=None, seconds=round(time.time() - started, 2))]
         first_epoch = 1
     else:
-        started = time.time()
-        ev = evaluated(0)  # epoch 0: the pretrained model (DN2)
-        frame["c"] = feature_center(ev["train_features"])
-        if instrument:
-            ev["stats"].update(feature_stats(ev["train_features"], ev["aug_features"], frame["c"]))
-        center = compute_center(model, train_images, cfg, ev["train_features"], frozen.get("train"))
-        history = [dict(epoch=0, auroc=ev["auroc"], loss=None, **ev["stats"],
-                        seconds=round(time.time() - started, 2))]
-        first_epoch = 1
-    if on_epoch is not None and first_epoch == 1:
-        history[0].update(on_epoch(0, model))
-    frame_state = dict(frame_center=torch.tensor(frame["c"])) if "c" in frame else {}
-    frame_state["images"] = images
+        record, center = evaluation.pretrained(model)
+        history, first_epoch = [record], 1
 
-    def checkpoint_now(epoch):
-        save_checkpoint(ckpt_path, model, optimizer, center, history, epoch, cfg.as_dict(), scaler,
-                        extra=frame_state)
-
-    if not (resume and ckpt_path and ckpt_path.exists()) and ckpt_path and cfg.epochs > 0:
-        checkpoint_now(0)
-    last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
+    measure = [evaluation] if evaluation is not None else []
+    if on_epoch is not None:
+        if first_epoch == 1:
+            history[0].update(on_epoch(0, model))
+        measure.append(lambda epoch, model, losses: on_epoch(epoch, model))
+    keep = []
+    if ckpt_path:
+        frame_center = evaluation.frame_center if evaluation is not None else None
+        extra = dict(frame_center=torch.tensor(frame_center)) if frame_center is not None else {}
+        keep.append(Checkpointing(ckpt_path, model, optimizer, center, cfg, scaler,
+                                  dict(extra, images=images)))
+        if not resuming and cfg.epochs > 0:
+            keep[0](0, history)
     name = labelled.target_class if labelled else "normal"
-    bar = tqdm(range(first_epoch, last_epoch + 1), desc=f"{cfg.objective} {name}",
-               disable=not progress, initial=first_epoch - 1, total=last_epoch)
-    for epoch in bar:
-        started = time.time()
-        losses = train_one_epoch(model, train_images, center, augment, optimizer, cfg, epoch,
-                                 ckpt_path, scaler)
-        record = dict(epoch=epoch, auroc=None, loss=float(np.mean(losses)),
-                      **dict.fromkeys(k for k in history[0] if k not in ("epoch", "auroc", "loss",
-                                                                          "seconds")))
-        if evaluates and (epoch % cfg.eval_every == 0 or epoch == last_epoch):
-            ev = evaluated(epoch, losses)
-            record.update(auroc=ev["auroc"], **ev["stats"])
-        if on_epoch is not None:
-            record.update(on_epoch(epoch, model))
-        record["seconds"] = round(time.time() - started, 2)  # training + evaluation
-        history.append(record)
-        bar.set_postfix(loss=f"{record['loss']:.3f}", auroc=record["auroc"])
-        if ckpt_path:
-            checkpoint_now(epoch)
+    epochs = range(first_epoch, last_epoch + 1)
+    bar = tqdm(epochs, desc=f"{cfg.objective} {name}", disable=not progress,
+               initial=first_epoch - 1, total=last_epoch)
+    train_epochs(model, train_images, center, optimizer, cfg, history, epochs, measure, keep,
+                 scaler, ckpt_path, bar)
+
     evaluated_epochs = [h for h in history if h.get("uniformity") is not None
                         or h.get("auroc") is not None]
     last_evaluated = evaluated_epochs[-1] if evaluated_epochs else history[-1]

@@ -1,0 +1,56 @@
+"""The lean loop (mscad.train.train_epochs) and its hooks."""
+import pytest
+import torch
+
+from mscad.config import TrainConfig
+from mscad.model import FeatureModel
+from mscad.train import Evaluation, compute_center, experiment_data, train_epochs
+
+TINY = dict(backbone="efficientnet_lite0", profile="quick", image_size=32, batch_size=8,
+            epochs=2, device="cpu")
+
+
+@pytest.fixture
+def setup(folder_dataset):
+    cfg = TrainConfig(dataset=str(folder_dataset), normal_class="circle", objective="msc",
+                      **TINY).resolved()
+    return cfg, experiment_data(cfg)
+
+
+def fresh(cfg, data):
+    torch.manual_seed(cfg.seed)
+    model = FeatureModel(cfg.backbone)
+    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
+    return model, optimizer, compute_center(model, data.train, cfg)
+
+
+def test_measuring_hooks_fill_the_record_and_keeping_hooks_see_the_history(setup):
+    cfg, data = setup
+    model, optimizer, center = fresh(cfg, data)
+    history = [dict(epoch=0, auroc=None, loss=None, steps=None, seconds=0.0)]
+    kept = []
+    train_epochs(model, data.train, center, optimizer, cfg, history, range(1, 3),
+                 measure=[lambda epoch, model, losses: dict(steps=len(losses))],
+                 keep=[lambda epoch, history: kept.append((epoch, len(history)))])
+    n_batches = max(1, len(data.train) // cfg.batch_size)  # a batch larger than the set: one
+    assert [r["epoch"] for r in history] == [0, 1, 2]
+    assert [r["steps"] for r in history[1:]] == [n_batches, n_batches]
+    assert kept == [(1, 2), (2, 3)]  # called after the epoch's record joined the history
+    assert all(list(r) == list(history[0]) for r in history)  # one shape for every record
+
+
+def test_evaluating_every_epoch_does_not_change_what_is_trained(setup):
+    """The evaluation hook only reads the model: had it touched the weights (a BatchNorm
+    update in train mode, a stray step), the weights trained beside it would differ from
+    the loop's without it."""
+    cfg, data = setup
+    weights = []
+    for hooks in ([], ["evaluation"]):
+        model, optimizer, center = fresh(cfg, data)
+        measure = [Evaluation(data.train, data, cfg, True, 2, None)] if hooks else []
+        history = [measure[0].pretrained(model)[0]] if hooks else [dict(epoch=0)]
+        train_epochs(model, data.train, center, optimizer, cfg, history, range(1, 3), measure)
+        if hooks:
+            assert all(0 <= r["auroc"] <= 1 for r in history) and history[2]["uniformity"] is not None
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
