@@ -47,7 +47,8 @@ PROFILES = {
     # Chosen on purpose only: hours per class on a GPU.
     "paper": dict(backbone="resnet152", epochs=20, image_size=224, batch_size=64,
                   train_limit=None, test_limit=None, eval_every=1, lr=1e-5,
-                  lr_by_objective={"center": 1e-2, "angular-center": 1e-2}),
+                  lr_by_objective={"center": 1e-2, "angular-center": 1e-2},
+                  clip_by_objective={"center": 1e-3, "angular-center": 1e-3}),
 }
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -194,6 +195,11 @@ class TrainConfig:
     momentum: float | None = setting(None, "SGD momentum (default: 0, PANDA's 0.9 for the center "
                                      "losses)", roles=(R,))
     weight_decay: float = setting(5e-5, "SGD weight decay (paper: 5e-5)", roles=(R, S))
+    clip_grad_norm: float | None = setting(None, "clip the gradient norm to this before each step "
+                                           "(PANDA's code clips at 1e-3; default: no clipping, "
+                                           "the paper profile's center losses: 1e-3)", roles=(R,),
+                                           flag="--clip-grad-norm",
+                                           implied=lambda stored: None)
     temperature: float = setting(0.25, "tau of Eqs. 2 and 4 (paper: 0.25)", roles=(R, S))
     k: int = setting(2, "nearest neighbours in the score, Eq. 5 (paper: 2)", roles=(R, S))
     seed: int = setting(0, "seed of subsets, batches and augmentations", roles=(R,))
@@ -258,6 +264,8 @@ class TrainConfig:
                                  f"images, got {values[key]}.")
         if values["momentum"] is None:
             values["momentum"] = objective.momentum
+        if values["clip_grad_norm"] is None:  # PANDA's clipping goes with PANDA's lr 1e-2
+            values["clip_grad_norm"] = prof.get("clip_by_objective", {}).get(self.objective)
         if not objective.trains:
             values["epochs"] = 0
         for key in ("epochs", "image_size", "batch_size", "k", "train_limit", "test_limit",
@@ -265,7 +273,7 @@ class TrainConfig:
             value = values[key]  # numpy scalars (a grid search's) become plain numbers
             if value is not None and not isinstance(value, bool) and isinstance(value, numbers.Integral):
                 values[key] = int(value)
-        for key in ("lr", "momentum", "weight_decay", "temperature"):
+        for key in ("lr", "momentum", "weight_decay", "temperature", "clip_grad_norm"):
             value = values[key]
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
                 values[key] = float(value)
@@ -274,8 +282,9 @@ class TrainConfig:
         values["precision"] = resolve_precision(values["precision"], values["device"])
         c = ResolvedConfig(**values)
         check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
-                     temperature=c.temperature)
+                     temperature=c.temperature, clip_grad_norm=c.clip_grad_norm)
         check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
+                       clip_grad_norm=c.clip_grad_norm,
                        eval_every=c.eval_every, temperature=c.temperature, k=c.k,
                        similarity_images=c.similarity_images)
         low, high = IMAGE_SIZE_RANGE

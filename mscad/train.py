@@ -153,6 +153,9 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
                                  f"{checkpoint_hint(checkpoint)}; {divergence_fix(cfg)}.")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        if cfg.clip_grad_norm is not None:  # PANDA's code: clip_grad_norm_ before the step
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.spec.trainable_parameters(), cfg.clip_grad_norm)
         scaler.step(optimizer)
         scaler.update()
         losses.append(loss.item())
@@ -163,6 +166,8 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
 def divergence_fix(cfg: TrainConfig) -> str:
     """What to change after a divergence: the settings that can cause one, with their values."""
     causes = [f"--lr {cfg.lr:g}", f"--momentum {cfg.momentum:g}"]
+    if cfg.clip_grad_norm is None:
+        causes.append("no --clip-grad-norm")
     if get_objective(cfg.objective).views == 2:
         causes.append(f"--temperature {cfg.temperature:g} (a small tau sharpens the logits)")
     if cfg.precision == "fp16":

@@ -54,3 +54,37 @@ def test_evaluating_every_epoch_does_not_change_what_is_trained(setup):
             assert all(0 <= r["auroc"] <= 1 for r in history) and history[2]["uniformity"] is not None
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_clipping_bounds_every_step_as_pandas_code_does(setup):
+    """PANDA's code clips the gradient norm at 1e-3 before each step: with momentum 0 and
+    no weight decay, every step then moves the trainable weights by at most lr * 1e-3."""
+    import dataclasses
+
+    cfg, data = setup
+    cfg = dataclasses.replace(cfg, objective="center", lr=10.0, momentum=0.0, weight_decay=0.0,
+                              clip_grad_norm=1e-3, batch_size=3)
+    model, _, center = fresh(cfg, data)
+    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
+    before = torch.cat([p.detach().flatten().clone() for p in model.spec.trainable_parameters()])
+    train_epochs(model, data.train, center, optimizer, cfg, [dict(epoch=0)], range(1, 2))
+    after = torch.cat([p.detach().flatten() for p in model.spec.trainable_parameters()])
+    steps = max(1, len(data.train) // cfg.batch_size)
+    moved = (after - before).norm().item()
+    assert 0 < moved <= steps * cfg.lr * 1e-3 * 1.001
+    unclipped = dataclasses.replace(cfg, clip_grad_norm=None)
+    model, _, center = fresh(unclipped, data)
+    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
+    train_epochs(model, data.train, center, optimizer, unclipped, [dict(epoch=0)], range(1, 2))
+    free = torch.cat([p.detach().flatten() for p in model.spec.trainable_parameters()])
+    assert (free - before).norm().item() > 10 * moved  # the clip is what held it back
+
+
+def test_the_paper_profile_clips_the_center_losses_only():
+    from mscad.config import TrainConfig
+
+    assert TrainConfig(objective="center", profile="paper").resolved().clip_grad_norm == 1e-3
+    assert TrainConfig(objective="msc", profile="paper").resolved().clip_grad_norm is None
+    assert TrainConfig(objective="center", profile="cpu").resolved().clip_grad_norm is None
+    assert TrainConfig(objective="center", profile="cpu", clip_grad_norm=1e-3).resolved() \
+        .clip_grad_norm == 1e-3
