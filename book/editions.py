@@ -94,8 +94,9 @@ def _cite(match, cites: dict, url: str) -> str:
 
 
 def chapter_numbers() -> dict:
-    """label (``ch-...``) and file stem -> chapter number, from ``_toc.yml``'s numbered part
-    (the order the HTML book numbers them in)."""
+    """label (``ch-...``) and file stem -> chapter number, and figure label (``fig-...``) ->
+    its number ("6.1"), from ``_toc.yml``'s numbered part (the order the HTML book numbers
+    them in; figures in the order of their cells)."""
     import yaml
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -107,10 +108,13 @@ def chapter_numbers() -> dict:
         numbers[stem] = n
         path = ROOT / f"{file}.ipynb"
         if path.exists():
-            first = "".join(json.loads(path.read_text())["cells"][0]["source"])
-            label = re.match(r"^\(([A-Za-z0-9_-]+)\)=", first)
+            cells = json.loads(path.read_text())["cells"]
+            label = re.match(r"^\(([A-Za-z0-9_-]+)\)=", "".join(cells[0]["source"]))
             if label:
                 numbers[label.group(1)] = n
+            figures = [c["metadata"].get("mystnb", {}).get("figure", {}).get("name") for c in cells]
+            for k, name in enumerate([f for f in figures if f], start=1):
+                numbers[name] = f"{n}.{k}"
     return numbers
 
 

@@ -83,7 +83,8 @@ CLAIMS = (
           "Fig. 5", "collapse-cpu", EPOCH0, "contrastive", None, "a very fast collapse"),
     Claim("collapse:center", "center loss (PANDA's recipe) ends below where it started", "Fig. 5",
           "collapse-cpu", EPOCH0, "center", None, "improves, then degrades"),
-    Claim("collapse:msc", "MSC ends above where it started", "Fig. 5", "collapse-cpu", "msc", EPOCH0,
+    Claim("collapse:msc", "MSC still above where it started after the last epoch (ours: the paper "
+          "says it collapses too, much more slowly)", "Fig. 5", "collapse-cpu", "msc", EPOCH0,
           None, "collapses much more slowly"),
     Claim("collapse:msc>center", "MSC above the center loss after the last epoch", "Fig. 5",
           "collapse-cpu", "msc", "center", None, "MSC dominates PANDA at every point"),
@@ -176,6 +177,16 @@ def claims_table(claims=CLAIMS, classes=None) -> pd.DataFrame:
     return table.fillna({"baseline here / paper": "–", "classes x seeds": "–"})
 
 
+def claim_phrase(table: pd.DataFrame, key: str) -> str:
+    """One claim's row of :func:`claims_table` as prose: "+0.0 [-0.5, +0.5] points,
+    unresolved; the paper: 96.2 vs 95.8: +0.4"."""
+    row = table.loc[key]
+    if row["verdict"] == "not tested yet":
+        return f"not tested yet ({row['ours: margin [95% interval]']})"
+    margin = row["ours: margin [95% interval]"].replace(" (one seed)", "")  # the verdict says it
+    return f"{margin} points, {row['verdict']}; the paper: {row['paper']}"
+
+
 def shown(table: pd.DataFrame) -> pd.DataFrame:
     """The columns a reader needs (the numeric ones stay in the frame for glue)."""
     columns = ["claim", "source", "paper", "ours: margin [95% interval]", "verdict",
@@ -187,11 +198,14 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
 # The paper's reading of its Fig. 5 (Appendix B), objective by objective: the text beside
 # our curves. (Its PANDA curves are PANDA-ES and PANDA-EWC; ours is the center loss with
 # PANDA's optimizer at its validation-chosen rate, without early stopping or EWC.)
-FIG5_READING = {
-    "contrastive": "very fast catastrophic collapse",
-    "center": "PANDA-ES improves at first, then degrades to uninformative; PANDA-EWC postpones "
-              "the collapse but does not prevent it",
-    "msc": "dominates PANDA at every point of the curve and collapses much more slowly",
+FIG5_READING = {  # the paper's words (Appendix B), quoted exactly
+    "contrastive": "the contrastive loss is unsuitable for OCC feature adaptation as it results "
+                   "in very fast catastrophic collapse",
+    "center": "PANDA-ES (early-stopping) results in initial improvement in accuracy, but after "
+              "few epochs the features degrade and become uninformative. PANDA-EWC postpones "
+              "the collapse, but does not prevent it.",
+    "msc": "the mean-shifted contrastive loss dominates PANDA at any point in the curve and "
+           "collapses much more slowly",
 }
 # How the collapse runs (stage F, results/collapse-cpu) are labelled wherever they are
 # shown: two regimes, each named (the mechanism under MSC's optimizer; the center loss

@@ -13,7 +13,7 @@ from .config import TrainConfig
 from .data import OneClassData
 from .model import FeatureModel, extract_features
 
-__all__ = ["DistanceToCenter"]
+__all__ = ["DistanceToCenter", "gradient_norm"]
 
 
 class DistanceToCenter:
@@ -47,3 +47,25 @@ class DistanceToCenter:
         spread = np.linalg.norm(train - train.mean(axis=0), axis=1).mean()
         return dict(dist_normal=float(test[normal].mean()),
                     dist_anomalous=float(test[~normal].mean()), spread=float(spread))
+
+
+def gradient_norm(cfg: TrainConfig, images) -> float:
+    """The norm of the objective's gradient over the trainable weights, on the first batch
+    of ``images`` (uint8) with the pretrained model: one SGD step without momentum moves
+    the weights by lr times this, and a gradient clip (PANDA's code clips at 1e-3)
+    compares its threshold with it."""
+    import torch
+
+    from .augment import TwoViewAugment
+    from .train import compute_center, objective_inputs, objective_loss
+
+    cfg = cfg.resolved()
+    torch.manual_seed(cfg.seed)
+    model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(cfg.device)
+    center = compute_center(model, images, cfg)
+    model.train()
+    batch = images[: cfg.batch_size].to(cfg.device)
+    inputs = objective_inputs(batch, TwoViewAugment(cfg.image_size), cfg)
+    grads = torch.autograd.grad(objective_loss(model, inputs, center, cfg),
+                                model.spec.trainable_parameters())
+    return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))

@@ -70,3 +70,18 @@ def test_the_committed_evidence_gives_every_verdict_its_numbers():
     assert row["classes x seeds"] == "10 x 3" and row["low"] > 0
     assert table.loc["msc-angular>msc", "verdict"] == "not reproduced"
     assert not np.isnan(table.loc["multiclass:msc>dn2", "mean"])
+
+
+def test_claim_phrase_says_one_seed_once_and_names_the_paper():
+    import pandas as pd
+
+    from mscad.claims import claim_phrase
+
+    table = pd.DataFrame([
+        {"key": "a", "ours: margin [95% interval]": "+8.7 (one seed)",
+         "verdict": "unresolved (one seed)", "paper": "96.2 vs 95.8: +0.4"},
+        {"key": "b", "ours: margin [95% interval]": "no finished seed of center yet",
+         "verdict": "not tested yet", "paper": "x"}]).set_index("key")
+    assert claim_phrase(table, "a") == \
+        "+8.7 points, unresolved (one seed); the paper: 96.2 vs 95.8: +0.4"
+    assert claim_phrase(table, "b").startswith("not tested yet (no finished seed")

@@ -57,3 +57,33 @@ def test_a_collapsing_run_sends_normal_and_anomalous_images_to_one_point(folder_
     assert first["dist_anomalous"] > 2 * first["dist_normal"]  # separated before
     assert gap(last) < 0.05 * gap(first)  # anomalies land where the normal images do
     assert sorted(probe.distances) == [0, 1, 2, 3]
+
+
+def test_gradient_norm_is_what_the_first_step_moves_the_weights_by(folder_dataset):
+    """One SGD step (no momentum, no weight decay, no clip) moves the trainable weights by
+    exactly lr x the gradient's norm; a clip at a tenth of that norm moves them a tenth."""
+    import dataclasses
+
+    import torch
+
+    from mscad.model import FeatureModel
+    from mscad.probes import gradient_norm
+    from mscad.train import compute_center, experiment_data, train_epochs
+
+    cfg = TrainConfig(dataset=str(folder_dataset), normal_class="circle", objective="center",
+                      profile="quick", image_size=32, device="cpu", momentum=0.0,
+                      weight_decay=0.0, lr=1e-3).resolved()
+    data = experiment_data(cfg)
+    cfg = dataclasses.replace(cfg, batch_size=len(data.train))  # one step per epoch
+    g = gradient_norm(cfg, data.train)
+    assert g > 0
+    for clip, expected in ((None, cfg.lr * g), (g / 10, cfg.lr * g / 10)):
+        run_cfg = dataclasses.replace(cfg, clip_grad_norm=clip)
+        torch.manual_seed(cfg.seed)
+        model = FeatureModel(cfg.backbone)
+        params = model.spec.trainable_parameters()
+        before = torch.cat([p.detach().flatten().clone() for p in params])
+        train_epochs(model, data.train, compute_center(model, data.train, run_cfg),
+                     torch.optim.SGD(params, lr=cfg.lr), run_cfg, [dict(epoch=0)], range(1, 2))
+        moved = (torch.cat([p.detach().flatten() for p in params]) - before).norm().item()
+        assert abs(moved - expected) < 1e-3 * expected
