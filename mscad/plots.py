@@ -45,28 +45,42 @@ def collapse_panels(runs: dict, axes=None):
     :class:`mscad.probes.DistanceToCenter` probe: (a) mean distance to c of the normal
     (solid) and anomalous (dashed) test images, (b) the spread of the normal train
     features around their own mean. Log scale: a collapse is a fall by orders of
-    magnitude. ``runs`` maps a label to a run."""
+    magnitude. ``runs`` maps a label to a run; one legend below both panels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     if axes is None:
         axes = plt.subplots(1, 2, figsize=(11, 3.4))[1]
-    for (label, run), color in zip(runs.items(), sns.color_palette("deep")):
+    handles = []
+    for (label, run), color in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         history = run["history"]
         epochs = [h["epoch"] for h in history]
-        axes[0].plot(epochs, [h["dist_normal"] for h in history], marker="o", ms=3, color=color,
-                     label=f"{label}: normal")
+        axes[0].plot(epochs, [h["dist_normal"] for h in history], marker="o", ms=3, color=color)
         axes[0].plot(epochs, [h["dist_anomalous"] for h in history], marker="s", ms=3, ls="--",
-                     color=color, label=f"{label}: anomalous")
-        axes[1].plot(epochs, [h["spread"] for h in history], marker="o", ms=3, color=color,
-                     label=label)
+                     color=color)
+        axes[1].plot(epochs, [h["spread"] for h in history], marker="o", ms=3, color=color)
+        handles.append(Line2D([], [], color=color, marker="o", ms=3, label=label))
+    handles += [Line2D([], [], color="black", label="normal test images (a)"),
+                Line2D([], [], color="black", ls="--", label="anomalous test images (a)")]
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 40, not 4 x 10^1
     for ax, ylabel, title in ((axes[0], "mean distance to c", "(a) test images' distance to c"),
                               (axes[1], "mean distance to their mean",
                                "(b) spread of the normal train features")):
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(plain)
+        low, high = ax.get_ylim()
+        if high / low < 1000:  # a few decades: label ticks between the powers of 10 too
+            subs = (2, 3, 4, 5, 6, 8) if high / low < 10 else (2, 5)
+            ax.yaxis.set_minor_locator(LogLocator(subs=subs))
+            ax.yaxis.set_minor_formatter(plain)
         ax.set_xlabel("epoch (0 = pretrained)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+    # below the panels: off the data
+    axes[0].figure.legend(handles=handles, fontsize=8, loc="upper center", ncol=len(runs),
+                          bbox_to_anchor=(0.5, 0.02), frameon=False)
     return axes
 
 
