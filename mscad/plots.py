@@ -10,17 +10,25 @@ from .objectives import OBJECTIVES, objective_label
 
 def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):
     """One line per run: ``key`` of the history against the epoch. ``results`` maps a
-    label to a RESULT dict."""
+    label to a RESULT dict. When every run has its own objective, each line takes its
+    objective's colour (the same in every figure); runs of one objective in several
+    settings take the default colour cycle."""
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    for label, r in results.items():
+    objectives = [r["config"]["objective"] for r in results.values()]
+    own_colours = len(set(objectives)) == len(objectives)
+    for (label, r), objective in zip(results.items(), objectives):
         pts = [(h["epoch"], h[key]) for h in r["history"] if h.get(key) is not None]
         x, y = zip(*pts)
         y = np.asarray(y) * (100 if percent else 1)
-        ax.plot(x, y, marker="o", ms=3, label=objective_label(label))
+        ax.plot(x, y, marker="o", ms=3, label=objective_label(label),
+                color=objective_color(objective) if own_colours else None)
     ax.set_xlabel("epoch (0 = pretrained)")
     ax.set_ylabel(ylabel or key)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    longest = max(len(objective_label(label)) for label in results)
+    # below the axes: off the data, and the plot keeps its full width
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False,
+              ncol=1 if longest > 30 else 2)
     return ax
 
 
@@ -300,7 +308,10 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
     high-dimensional sphere (|u - v|^2 = 2 for almost every pair: -4), drawn in (b)."""
     fig, grid = plt.subplots(2, 2, figsize=(10, 7))
     axes, legend_ax = grid.flat[:3], grid.flat[3]
-    colors = dict(zip(runs, sns.color_palette("deep", len(runs))))
+    objectives = [r["config"]["objective"] for r in runs.values()]
+    own = len(set(objectives)) == len(objectives)  # each run its objective's colour
+    colors = {label: objective_color(o) if own else c for (label, o), c in
+              zip(zip(runs, objectives), sns.color_palette("deep", len(runs)))}
     for ax, (key, ylabel, title) in zip(axes, MECHANISM_PANELS):
         for label, r in runs.items():
             for suffix, style, frame in (("", "-", "around the origin"), ("_c", "--", "around c")):
