@@ -47,7 +47,7 @@ class MSCDetector(BaseEstimator):
 
     ``objective``: any of mscad's objectives (``dn2`` = no fine-tuning). ``profile``,
     ``epochs``, ``image_size``, ``batch_size``, ``lr``, ``momentum`` (``None``: from the
-    profile and the objective), ``weight_decay``, ``temperature``, ``k``, ``seed``,
+    profile and the objective), ``weight_decay``, ``clip_grad_norm``, ``temperature``, ``k``, ``seed``,
     ``pretrained``, ``device``, ``precision``: as in :class:`mscad.config.TrainConfig`.
     ``scorer``: ``knn`` (Eq. 5), ``kmeans`` (Table 6) or ``euclidean``.
     ``contamination``: the share of training images above the threshold of
@@ -61,6 +61,7 @@ class MSCDetector(BaseEstimator):
                  epochs: int | None = None, image_size: int | None = None,
                  batch_size: int | None = None, lr: float | None = None,
                  momentum: float | None = None, weight_decay: float = 5e-5,
+                 clip_grad_norm: float | None = None,
                  temperature: float = 0.25, k: int = 2, seed: int = 0, pretrained: bool = True,
                  scorer: str = "knn", contamination: float = 0.05,
                  threshold_percentile: float | None = None, device: str | None = None,
@@ -74,6 +75,7 @@ class MSCDetector(BaseEstimator):
         self.lr = lr
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
         self.temperature = temperature
         self.k = k
         self.seed = seed
@@ -94,6 +96,7 @@ class MSCDetector(BaseEstimator):
                            backbone=self.backbone, profile=self.profile, epochs=self.epochs,
                            image_size=self.image_size, batch_size=self.batch_size, lr=self.lr,
                            momentum=self.momentum, weight_decay=self.weight_decay,
+                           clip_grad_norm=self.clip_grad_norm,
                            temperature=self.temperature, k=self.k, seed=self.seed,
                            pretrained=self.pretrained, train_limit=0, test_limit=0,
                            device=device or self.device, precision=self.precision).resolved()

@@ -165,7 +165,9 @@ def projection_panels(features: dict, labels, n: int = 600, seed: int = 0):
         ax.set_yticks([])
         ax.set_xlabel("first principal component")
         ax.set_ylabel("second principal component")
-    axes[0][0].legend(fontsize=8, markerscale=3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, markerscale=3, ncol=2, frameon=False,
+               loc="upper center", bbox_to_anchor=(0.5, 0.02))  # below: off the data
     return fig
 
 
