@@ -112,7 +112,9 @@ def chapter_numbers() -> dict:
             label = re.match(r"^\(([A-Za-z0-9_-]+)\)=", "".join(cells[0]["source"]))
             if label:
                 numbers[label.group(1)] = n
-            figures = [c["metadata"].get("mystnb", {}).get("figure", {}).get("name") for c in cells]
+            # a figure cell that drew nothing (a guarded plot) takes no number, as in HTML
+            figures = [c["metadata"].get("mystnb", {}).get("figure", {}).get("name") for c in cells
+                       if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
             for k, name in enumerate([f for f in figures if f], start=1):
                 numbers[name] = f"{n}.{k}"
     return numbers

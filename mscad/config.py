@@ -195,11 +195,11 @@ class TrainConfig:
     momentum: float | None = setting(None, "SGD momentum (default: 0, PANDA's 0.9 for the center "
                                      "losses)", roles=(R,))
     weight_decay: float = setting(5e-5, "SGD weight decay (paper: 5e-5)", roles=(R, S))
-    clip_grad_norm: float | None = setting(None, "clip the gradient norm to this before each step "
-                                           "(PANDA's code clips at 1e-3; default: no clipping, "
-                                           "the paper profile's center losses: 1e-3)", roles=(R,),
-                                           flag="--clip-grad-norm",
-                                           implied=lambda stored: None)
+    clip_grad_norm: float | None = setting(None, "clip the gradient norm to this before each step; 0 "
+                                           "= no clipping (default: 0; the paper profile clips its "
+                                           "center losses at 1e-3, as PANDA's code does)",
+                                           roles=(R, S), flag="--clip-grad-norm",
+                                           implied=lambda stored: 0.0)  # older files: unclipped
     temperature: float = setting(0.25, "tau of Eqs. 2 and 4 (paper: 0.25)", roles=(R, S))
     k: int = setting(2, "nearest neighbours in the score, Eq. 5 (paper: 2)", roles=(R, S))
     seed: int = setting(0, "seed of subsets, batches and augmentations", roles=(R,))
@@ -237,6 +237,8 @@ class TrainConfig:
         TrainConfig, to rebuild that experiment's data or re-run it. Keys this version
         does not know are ignored, so result files from other versions still load."""
         known = {f.name for f in dataclasses.fields(cls)}
+        # a setting newer than the file is read as what the file's run used (IMPLIED)
+        settings = {**{k: f(settings) for k, f in IMPLIED.items() if k not in settings}, **settings}
         return cls(**{k: v for k, v in settings.items() if k in known})
 
     def as_dict(self) -> dict:
@@ -265,7 +267,7 @@ class TrainConfig:
         if values["momentum"] is None:
             values["momentum"] = objective.momentum
         if values["clip_grad_norm"] is None:  # PANDA's clipping goes with PANDA's lr 1e-2
-            values["clip_grad_norm"] = prof.get("clip_by_objective", {}).get(self.objective)
+            values["clip_grad_norm"] = prof.get("clip_by_objective", {}).get(self.objective, 0.0)
         if not objective.trains:
             values["epochs"] = 0
         for key in ("epochs", "image_size", "batch_size", "k", "train_limit", "test_limit",
@@ -284,7 +286,6 @@ class TrainConfig:
         check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
                      temperature=c.temperature, clip_grad_norm=c.clip_grad_norm)
         check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
-                       clip_grad_norm=c.clip_grad_norm,
                        eval_every=c.eval_every, temperature=c.temperature, k=c.k,
                        similarity_images=c.similarity_images)
         low, high = IMAGE_SIZE_RANGE
@@ -293,6 +294,9 @@ class TrainConfig:
         if c.momentum < 0 or c.weight_decay < 0:
             raise MscadError("momentum and weight-decay must be 0 or more, got "
                              f"{c.momentum} and {c.weight_decay}.")
+        if c.clip_grad_norm < 0:
+            raise MscadError(f"--clip-grad-norm must be 0 (no clipping) or more, got "
+                             f"{c.clip_grad_norm}.")
         if objective.trains:
             check_positive(epochs=c.epochs)
         if objective.views == 2 and c.batch_size < 2:

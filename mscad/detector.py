@@ -47,8 +47,9 @@ class MSCDetector(BaseEstimator):
 
     ``objective``: any of mscad's objectives (``dn2`` = no fine-tuning). ``profile``,
     ``epochs``, ``image_size``, ``batch_size``, ``lr``, ``momentum`` (``None``: from the
-    profile and the objective), ``weight_decay``, ``clip_grad_norm``, ``temperature``, ``k``, ``seed``,
-    ``pretrained``, ``device``, ``precision``: as in :class:`mscad.config.TrainConfig`.
+    profile and the objective), ``weight_decay``, ``temperature``, ``k``, ``seed``,
+    ``pretrained``, ``device``, ``precision``, ``clip_grad_norm``: as in
+    :class:`mscad.config.TrainConfig`.
     ``scorer``: ``knn`` (Eq. 5), ``kmeans`` (Table 6) or ``euclidean``.
     ``contamination``: the share of training images above the threshold of
     :meth:`predict` (PyOD's parameter; 0.05 = the 95th percentile of the training
@@ -61,11 +62,11 @@ class MSCDetector(BaseEstimator):
                  epochs: int | None = None, image_size: int | None = None,
                  batch_size: int | None = None, lr: float | None = None,
                  momentum: float | None = None, weight_decay: float = 5e-5,
-                 clip_grad_norm: float | None = None,
                  temperature: float = 0.25, k: int = 2, seed: int = 0, pretrained: bool = True,
                  scorer: str = "knn", contamination: float = 0.05,
                  threshold_percentile: float | None = None, device: str | None = None,
-                 precision: str | None = None, progress: bool = False):
+                 precision: str | None = None, progress: bool = False,
+                 clip_grad_norm: float | None = None):
         self.objective = objective
         self.backbone = backbone
         self.profile = profile

@@ -8,14 +8,22 @@ import seaborn as sns
 from .objectives import OBJECTIVES, objective_label
 
 
+def _objective_of(run) -> str | None:
+    """The objective a run or RESULT dict was trained with, None if it does not say."""
+    try:
+        return run["config"]["objective"]
+    except (KeyError, TypeError):
+        return None
+
+
 def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):
     """One line per run: ``key`` of the history against the epoch. ``results`` maps a
     label to a RESULT dict. When every run has its own objective, each line takes its
     objective's colour (the same in every figure); runs of one objective in several
     settings take the default colour cycle."""
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    objectives = [r["config"]["objective"] for r in results.values()]
-    own_colours = len(set(objectives)) == len(objectives)
+    objectives = [_objective_of(r) for r in results.values()]
+    own_colours = None not in objectives and len(set(objectives)) == len(objectives)
     for (label, r), objective in zip(results.items(), objectives):
         pts = [(h["epoch"], h[key]) for h in r["history"] if h.get(key) is not None]
         x, y = zip(*pts)
@@ -25,7 +33,7 @@ def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None
     ax.set_xlabel("epoch (0 = pretrained)")
     ax.set_ylabel(ylabel or key)
     ax.grid(alpha=0.3)
-    longest = max(len(objective_label(label)) for label in results)
+    longest = max((len(objective_label(label)) for label in results), default=0)
     # below the axes: off the data, and the plot keeps its full width
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False,
               ncol=1 if longest > 30 else 2)
@@ -87,7 +95,7 @@ def collapse_panels(runs: dict, axes=None):
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both")
     # below the panels: off the data
-    axes[0].figure.legend(handles=handles, fontsize=8, loc="upper center", ncol=len(runs),
+    axes[0].figure.legend(handles=handles, fontsize=8, loc="upper center", ncol=max(1, len(runs)),
                           bbox_to_anchor=(0.5, 0.02), frameon=False)
     return axes
 
@@ -310,8 +318,8 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
     high-dimensional sphere (|u - v|^2 = 2 for almost every pair: -4), drawn in (b)."""
     fig, grid = plt.subplots(2, 2, figsize=(10, 7))
     axes, legend_ax = grid.flat[:3], grid.flat[3]
-    objectives = [r["config"]["objective"] for r in runs.values()]
-    own = len(set(objectives)) == len(objectives)  # each run its objective's colour
+    objectives = [_objective_of(r) for r in runs.values()]
+    own = None not in objectives and len(set(objectives)) == len(objectives)  # its colour
     colors = {label: objective_color(o) if own else c for (label, o), c in
               zip(zip(runs, objectives), sns.color_palette("deep", len(runs)))}
     for ax, (key, ylabel, title) in zip(axes, MECHANISM_PANELS):

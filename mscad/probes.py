@@ -13,7 +13,7 @@ from .config import TrainConfig
 from .data import OneClassData
 from .model import FeatureModel, extract_features
 
-__all__ = ["DistanceToCenter", "gradient_norm"]
+__all__ = ["DistanceToCenter", "first_step"]
 
 
 class DistanceToCenter:
@@ -49,23 +49,35 @@ class DistanceToCenter:
                     dist_anomalous=float(test[~normal].mean()), spread=float(spread))
 
 
-def gradient_norm(cfg: TrainConfig, images) -> float:
-    """The norm of the objective's gradient over the trainable weights, on the first batch
-    of ``images`` (uint8) with the pretrained model: one SGD step without momentum moves
-    the weights by lr times this, and a gradient clip (PANDA's code clips at 1e-3)
-    compares its threshold with it."""
+def first_step(cfg: TrainConfig, images) -> dict:
+    """The pretrained model's first optimiser step as training takes it (the objective's
+    loss on the first ``batch_size`` of ``images``, uint8, in the order given; SGD with the
+    run's rate, momentum and weight decay; the gradient clip if set). Returns
+    ``gradient_norm`` (the loss's gradient over the trainable weights), ``step`` (how far
+    the step moved them, Euclidean norm), ``gradient_part`` (lr times the gradient's
+    norm after the clip) and ``decay_part`` (lr x weight decay x the weights' norm): once
+    a clip makes the gradient's part small, weight decay can be most of the step."""
     import torch
 
     from .augment import TwoViewAugment
-    from .train import compute_center, objective_inputs, objective_loss
+    from .train import (apply_step, compute_center, grad_scaler, make_optimizer,
+                        objective_inputs, objective_loss)
 
     cfg = cfg.resolved()
     torch.manual_seed(cfg.seed)
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(cfg.device)
     center = compute_center(model, images, cfg)
     model.train()
-    batch = images[: cfg.batch_size].to(cfg.device)
-    inputs = objective_inputs(batch, TwoViewAugment(cfg.image_size), cfg)
-    grads = torch.autograd.grad(objective_loss(model, inputs, center, cfg),
-                                model.spec.trainable_parameters())
-    return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
+    params = model.spec.trainable_parameters()
+    inputs = objective_inputs(images[: cfg.batch_size].to(cfg.device),
+                              TwoViewAugment(cfg.image_size), cfg)
+    grads = torch.autograd.grad(objective_loss(model, inputs, center, cfg), params)
+    gradient = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
+    before = torch.cat([p.detach().flatten().clone() for p in params])
+    apply_step(objective_loss(model, inputs, center, cfg), model, make_optimizer(model, cfg),
+               grad_scaler(cfg), cfg)
+    after = torch.cat([p.detach().flatten() for p in params])
+    clipped = min(gradient, cfg.clip_grad_norm) if cfg.clip_grad_norm else gradient
+    return dict(gradient_norm=gradient, step=float((after - before).norm()),
+                gradient_part=cfg.lr * clipped,
+                decay_part=cfg.lr * cfg.weight_decay * float(before.norm()))

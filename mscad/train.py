@@ -32,8 +32,8 @@ from .results import (Run, RunResult, checkpoint_hint, code_provenance, environm
                       load_checkpoint, save_checkpoint)
 from .scoring import knn_scores
 
-__all__ = ["Checkpointing", "Evaluation", "evaluate", "experiment_data", "fine_tune", "train_epochs",
-           "train_one_epoch"]
+__all__ = ["Checkpointing", "Evaluation", "apply_step", "evaluate", "experiment_data", "fine_tune",
+           "make_optimizer", "train_epochs", "train_one_epoch"]
 
 
 def experiment_data(cfg: TrainConfig) -> OneClassData:
@@ -151,22 +151,34 @@ def train_one_epoch(model: FeatureModel, train_images: torch.Tensor, center, aug
         if not torch.isfinite(loss):
             raise NonFiniteError(f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
                                  f"{checkpoint_hint(checkpoint)}; {divergence_fix(cfg)}.")
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if cfg.clip_grad_norm is not None:  # PANDA's code: clip_grad_norm_ before the step
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.spec.trainable_parameters(), cfg.clip_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
+        apply_step(loss, model, optimizer, scaler, cfg)
         losses.append(loss.item())
     return losses
+
+
+def apply_step(loss: torch.Tensor, model: FeatureModel, optimizer, scaler, cfg: TrainConfig):
+    """One optimiser step on a batch's loss: backward (scaled for fp16), the gradient
+    clip if configured, SGD (its momentum and weight decay)."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if cfg.clip_grad_norm:  # PANDA's code: clip_grad_norm_ before the step (0: none)
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.spec.trainable_parameters(), cfg.clip_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def make_optimizer(model: FeatureModel, cfg: TrainConfig) -> torch.optim.SGD:
+    """SGD over the trainable layers with the run's rate, momentum and weight decay."""
+    return torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
 
 
 # ------------------------------------------------------------------ the run
 def divergence_fix(cfg: TrainConfig) -> str:
     """What to change after a divergence: the settings that can cause one, with their values."""
     causes = [f"--lr {cfg.lr:g}", f"--momentum {cfg.momentum:g}"]
-    if cfg.clip_grad_norm is None:
+    if not cfg.clip_grad_norm:
         causes.append("no --clip-grad-norm")
     if get_objective(cfg.objective).views == 2:
         causes.append(f"--temperature {cfg.temperature:g} (a small tau sharpens the logits)")
@@ -365,14 +377,14 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(device)
-    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model, cfg)
     scaler = grad_scaler(cfg)
     train_images = train_images.to(device)  # small uint8 arrays: keep them next to the model
     last_epoch = min(cfg.epochs, cfg.early_stop_epoch or cfg.epochs)
     evaluation = (Evaluation(train_images, labelled, cfg, instrument, last_epoch, ckpt_path)
                   if instrument or labelled is not None else None)  # None: no evaluation at all
 
+    stored_frame = None  # a resumed run's frame center, kept in its checkpoints
     if resuming:
         state = _resume_state(ckpt_path, cfg, images)
         model.load_state_dict(state["model"])
@@ -380,8 +392,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         center = None if state["center"] is None else state["center"].to(device)
-        if evaluation is not None and state.get("frame_center") is not None:
-            evaluation.frame_center = state["frame_center"].numpy()
+        stored_frame = state.get("frame_center")
+        if evaluation is not None and stored_frame is not None:
+            evaluation.frame_center = stored_frame.numpy()
         history, first_epoch = state["history"], state["epoch"] + 1
     elif evaluation is None:  # the detector's fit: the center is all epoch 0 needs
         started = time.time()
@@ -399,7 +412,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
         measure.append(lambda epoch, model, losses: on_epoch(epoch, model))
     keep = []
     if ckpt_path:
-        frame_center = evaluation.frame_center if evaluation is not None else None
+        frame_center = (evaluation.frame_center if evaluation is not None
+                        else stored_frame.numpy() if stored_frame is not None else None)
         extra = dict(frame_center=torch.tensor(frame_center)) if frame_center is not None else {}
         keep.append(Checkpointing(ckpt_path, model, optimizer, center, cfg, scaler,
                                   dict(extra, images=images)))

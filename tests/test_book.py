@@ -170,3 +170,21 @@ def test_the_colab_install_cell_survives_a_second_run_all():
             guard = install.index('os.path.isdir("/content/mscad/.git")')
             assert guard < install.index('"git", "clone"'), path.name
         assert "Change runtime type" in "".join(cells[0]["source"]), path.name
+
+
+def test_every_figure_reference_names_a_figure_of_the_book():
+    """A dropped chapter's figure reads "(not in this edition)" in the strict build, so a
+    typo in a figure label would too: every {numref} to a fig- label must name a figure
+    some chapter defines."""
+    import re
+
+    names, targets = set(), set()
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            name = cell["metadata"].get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                names.add(name)
+            if cell["cell_type"] == "markdown":
+                targets |= set(re.findall(r"<(fig-[A-Za-z0-9-]+)>`", "".join(cell["source"])))
+    assert targets, "no figure reference found: the pattern is stale"
+    assert targets <= names, targets - names

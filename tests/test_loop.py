@@ -72,7 +72,7 @@ def test_clipping_bounds_every_step_as_pandas_code_does(setup):
     steps = max(1, len(data.train) // cfg.batch_size)
     moved = (after - before).norm().item()
     assert 0 < moved <= steps * cfg.lr * 1e-3 * 1.001
-    unclipped = dataclasses.replace(cfg, clip_grad_norm=None)
+    unclipped = dataclasses.replace(cfg, clip_grad_norm=0.0)
     model, _, center = fresh(unclipped, data)
     optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
     train_epochs(model, data.train, center, optimizer, unclipped, [dict(epoch=0)], range(1, 2))
@@ -84,7 +84,29 @@ def test_the_paper_profile_clips_the_center_losses_only():
     from mscad.config import TrainConfig
 
     assert TrainConfig(objective="center", profile="paper").resolved().clip_grad_norm == 1e-3
-    assert TrainConfig(objective="msc", profile="paper").resolved().clip_grad_norm is None
-    assert TrainConfig(objective="center", profile="cpu").resolved().clip_grad_norm is None
+    assert TrainConfig(objective="msc", profile="paper").resolved().clip_grad_norm == 0.0
+    assert TrainConfig(objective="center", profile="cpu").resolved().clip_grad_norm == 0.0
+    # 0 turns PANDA's clip off in the paper profile; a stored config without the setting
+    # (written before it existed) reads as unclipped, whatever its profile
+    assert TrainConfig(objective="center", profile="paper", clip_grad_norm=0.0).resolved() \
+        .clip_grad_norm == 0.0
+    old = TrainConfig(objective="center", profile="paper").resolved().as_dict()
+    del old["clip_grad_norm"]
+    assert TrainConfig.from_dict(old).resolved().clip_grad_norm == 0.0
     assert TrainConfig(objective="center", profile="cpu", clip_grad_norm=1e-3).resolved() \
         .clip_grad_norm == 1e-3
+
+
+def test_resuming_with_another_clip_is_refused(setup, tmp_path):
+    import dataclasses
+
+    from mscad.errors import CheckpointMismatchError
+    from mscad.train import fine_tune
+
+    cfg, data = setup
+    ckpt = tmp_path / "run.ckpt"
+    fine_tune(dataclasses.replace(cfg, epochs=1), checkpoint=ckpt, progress=False, cache=False,
+              data=data)
+    with pytest.raises(CheckpointMismatchError, match="clip_grad_norm"):
+        fine_tune(dataclasses.replace(cfg, clip_grad_norm=1e-3), checkpoint=ckpt, resume=True,
+                  progress=False, cache=False, data=data)

@@ -1,5 +1,6 @@
 """Probes during training: fine_tune(on_epoch=...) and the chapter's distance-to-c probe."""
 import numpy as np
+import pytest
 
 from mscad.config import TrainConfig
 from mscad.data import one_class_data
@@ -59,31 +60,39 @@ def test_a_collapsing_run_sends_normal_and_anomalous_images_to_one_point(folder_
     assert sorted(probe.distances) == [0, 1, 2, 3]
 
 
-def test_gradient_norm_is_what_the_first_step_moves_the_weights_by(folder_dataset):
-    """One SGD step (no momentum, no weight decay, no clip) moves the trainable weights by
-    exactly lr x the gradient's norm; a clip at a tenth of that norm moves them a tenth."""
+def test_first_step_is_the_step_training_takes(folder_dataset):
+    """The measured first step equals the displacement of the loop's first step (one batch
+    per epoch), with momentum, weight decay and PANDA's clip all in play; with the clip,
+    weight decay is most of it (the clipped gradient moves the weights by lr x clip)."""
     import dataclasses
 
     import torch
 
     from mscad.model import FeatureModel
-    from mscad.probes import gradient_norm
-    from mscad.train import compute_center, experiment_data, train_epochs
+    from mscad.probes import first_step
+    from mscad.train import compute_center, experiment_data, make_optimizer, train_epochs
 
     cfg = TrainConfig(dataset=str(folder_dataset), normal_class="circle", objective="center",
-                      profile="quick", image_size=32, device="cpu", momentum=0.0,
-                      weight_decay=0.0, lr=1e-3).resolved()
+                      profile="quick", image_size=32, device="cpu", momentum=0.9,
+                      weight_decay=5e-5, lr=1e-2).resolved()
     data = experiment_data(cfg)
     cfg = dataclasses.replace(cfg, batch_size=len(data.train))  # one step per epoch
-    g = gradient_norm(cfg, data.train)
-    assert g > 0
-    for clip, expected in ((None, cfg.lr * g), (g / 10, cfg.lr * g / 10)):
+    for clip in (0.0, 1e-3):
         run_cfg = dataclasses.replace(cfg, clip_grad_norm=clip)
+        measured = first_step(run_cfg, data.train)
         torch.manual_seed(cfg.seed)
         model = FeatureModel(cfg.backbone)
         params = model.spec.trainable_parameters()
         before = torch.cat([p.detach().flatten().clone() for p in params])
         train_epochs(model, data.train, compute_center(model, data.train, run_cfg),
-                     torch.optim.SGD(params, lr=cfg.lr), run_cfg, [dict(epoch=0)], range(1, 2))
+                     make_optimizer(model, run_cfg), run_cfg, [dict(epoch=0)], range(1, 2))
         moved = (torch.cat([p.detach().flatten() for p in params]) - before).norm().item()
-        assert abs(moved - expected) < 1e-3 * expected
+        assert abs(measured["step"] - moved) < 1e-3 * moved, clip
+        if clip:
+            assert measured["gradient_part"] == pytest.approx(cfg.lr * clip)
+            assert measured["gradient_norm"] > 10 * clip  # the clip is active
+            assert measured["step"] > 3 * measured["gradient_part"]  # decay dominates
+            assert measured["step"] == pytest.approx(
+                (measured["gradient_part"] ** 2 + measured["decay_part"] ** 2) ** 0.5, rel=0.5)
+        else:
+            assert measured["step"] == pytest.approx(measured["gradient_part"], rel=0.05)

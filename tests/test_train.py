@@ -34,7 +34,7 @@ def test_profiles_fill_settings_and_flags_override():
     (dict(epochs=0), "epochs must be positive"),
     (dict(batch_size=-4), "batch-size must be positive"),
     (dict(lr=0.0), "lr must be positive"),
-    (dict(clip_grad_norm=0.0), "--clip-grad-norm must be positive"),
+    (dict(clip_grad_norm=-1.0), "--clip-grad-norm must be 0 \\(no clipping\\) or more"),
     (dict(clip_grad_norm=float("nan")), "--clip-grad-norm must be a finite number"),
 ])
 def test_bad_settings(bad, message):
