@@ -81,7 +81,8 @@ CLAIMS = (
           "sweep-cpu", "dn2", "contrastive", None, "contrastive collapses fast"),
     Claim("collapse:contrastive", "contrastive under MSC's optimizer ends below where it started",
           "Fig. 5", "collapse-cpu", EPOCH0, "contrastive", None, "a very fast collapse"),
-    Claim("collapse:center", "center loss (PANDA's recipe) ends below where it started", "Fig. 5",
+    Claim("collapse:center", "center loss (PANDA's momentum, its chosen rate) ends below where it "
+          "started", "Fig. 5",
           "collapse-cpu", EPOCH0, "center", None, "improves, then degrades"),
     Claim("collapse:msc", "MSC still above where it started after the last epoch (ours: the paper "
           "says it collapses too, much more slowly)", "Fig. 5", "collapse-cpu", "msc", EPOCH0,
@@ -209,10 +210,10 @@ FIG5_READING = {  # the paper's words (Appendix B), quoted exactly
 }
 # How the collapse runs (stage F, results/collapse-cpu) are labelled wherever they are
 # shown: two regimes, each named (the mechanism under MSC's optimizer; the center loss
-# at its own validation-chosen PANDA recipe).
+# with PANDA's momentum at its own validation-chosen rate, without PANDA's gradient clip).
 COLLAPSE_LABELS = {"contrastive": "contrastive (MSC's SGD, lr 1e-3)",
                    "msc": "MSC (SGD, lr 1e-3)",
-                   "center": "center loss (PANDA's SGD: momentum 0.9, lr 1e-7)"}
+                   "center": "center loss (PANDA's momentum 0.9, lr 1e-7, no clip)"}
 # How a curve is described, in ROC-AUC points of the mean over classes: the end within
 # LEVEL of the start "holds"; ending at or below CHANCE_BAND is "collapses to chance".
 LEVEL, CHANCE_BAND = 0.5, 55.0
