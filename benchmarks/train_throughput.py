@@ -3,7 +3,7 @@
   bare:       the backbone's forward + backward + SGD step on ready tensors (views made in
               advance, normalised, in the model's memory format), with Eq. 4
   mscad step: mscad's training step on the same ready views (mscad.train.objective_loss,
-              the divergence check, backward, step): what mscad's loop adds to the model
+              the divergence check, mscad.train.apply_step): what mscad's loop adds
   mscad:      mscad.train.train_one_epoch: batched kornia augmentation + the step above
   reference:  the way the paper's code feeds the model: per-image PIL MoCo v2 transforms
               (torchvision) in DataLoader workers, then the same model step and loss
@@ -26,7 +26,7 @@ from mscad.losses import msc_loss
 from mscad.metrics import feature_center
 from mscad.model import FeatureModel, extract_features
 from mscad.config import TrainConfig
-from mscad.train import objective_loss, train_one_epoch
+from mscad.train import apply_step, grad_scaler, objective_loss, train_one_epoch
 
 
 class PILTwoViews(torch.utils.data.Dataset):
@@ -87,15 +87,15 @@ def main():
             loss.backward()
             opt.step()
 
-    def mscad_step():
+    scaler = grad_scaler(cfg)
+
+    def mscad_step():  # mscad's own step (train.apply_step) on views made in advance
         model.train()
         for v1, v2 in views:
             loss = objective_loss(model, [v1, v2], center, cfg)
             if not torch.isfinite(loss):
                 raise RuntimeError("diverged")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            apply_step(loss, model, opt, scaler, cfg)
             loss.item()
 
     def ours():
