@@ -295,7 +295,8 @@ def margin_heatmap(checks, ax=None, title: str = "margin in ROC-AUC points (posi
     """Classes x claims, coloured by the signed margin (blue holds, red reversed)."""
     ax = ax or plt.subplots(figsize=(7, 0.35 * len(checks) + 1.2))[1]
     limit = float(np.nanmax(np.abs(checks.values))) or 1.0
-    sns.heatmap(checks, annot=True, fmt=".1f", cmap="RdBu", vmin=-limit, vmax=limit, center=0,
+    labels = np.vectorize(lambda v: f"{v + 0.0:.1f}".replace("-0.0", "0.0"))(np.asarray(checks, float))
+    sns.heatmap(checks, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, center=0,
                 cbar=False, ax=ax, linewidths=0.5)
     ax.set_ylabel("normal class")
     ax.set_xlabel("")
