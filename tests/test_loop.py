@@ -4,7 +4,8 @@ import torch
 
 from mscad.config import TrainConfig
 from mscad.model import FeatureModel
-from mscad.train import Evaluation, compute_center, experiment_data, train_epochs
+from mscad.train import (Evaluation, compute_center, experiment_data, make_optimizer,
+                         train_epochs)
 
 TINY = dict(backbone="efficientnet_lite0", profile="quick", image_size=32, batch_size=8,
             epochs=2, device="cpu")
@@ -20,8 +21,7 @@ def setup(folder_dataset):
 def fresh(cfg, data):
     torch.manual_seed(cfg.seed)
     model = FeatureModel(cfg.backbone)
-    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
-    return model, optimizer, compute_center(model, data.train, cfg)
+    return model, make_optimizer(model, cfg), compute_center(model, data.train, cfg)
 
 
 def test_measuring_hooks_fill_the_record_and_keeping_hooks_see_the_history(setup):
@@ -65,7 +65,7 @@ def test_clipping_bounds_every_step_as_pandas_code_does(setup):
     cfg = dataclasses.replace(cfg, objective="center", lr=10.0, momentum=0.0, weight_decay=0.0,
                               clip_grad_norm=1e-3, batch_size=3)
     model, _, center = fresh(cfg, data)
-    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model, cfg)  # momentum and weight decay 0: the bound is exact
     before = torch.cat([p.detach().flatten().clone() for p in model.spec.trainable_parameters()])
     train_epochs(model, data.train, center, optimizer, cfg, [dict(epoch=0)], range(1, 2))
     after = torch.cat([p.detach().flatten() for p in model.spec.trainable_parameters()])
@@ -74,7 +74,7 @@ def test_clipping_bounds_every_step_as_pandas_code_does(setup):
     assert 0 < moved <= steps * cfg.lr * 1e-3 * 1.001
     unclipped = dataclasses.replace(cfg, clip_grad_norm=0.0)
     model, _, center = fresh(unclipped, data)
-    optimizer = torch.optim.SGD(model.spec.trainable_parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model, unclipped)
     train_epochs(model, data.train, center, optimizer, unclipped, [dict(epoch=0)], range(1, 2))
     free = torch.cat([p.detach().flatten() for p in model.spec.trainable_parameters()])
     assert (free - before).norm().item() > 10 * moved  # the clip is what held it back
