@@ -203,7 +203,8 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
             cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
         cells.append(cell)
         if i == 0:
-            cells.append(dict(cell_type="markdown", metadata={}, source=edition_note(url, solutions)))
+            cells.append(dict(cell_type="markdown", id="edition-note", metadata={},  # nbformat 4.5: ids
+                              source=edition_note(url, solutions)))
     out["cells"] = cells
     out["metadata"]["mscad_edition"] = dict(source=f"book/{path.name}", solutions=solutions)
     return out
