@@ -13,7 +13,9 @@ It prints, on that GPU:
   1. the training step's throughput (two MoCo v2 views per image, Eq. 4) of mscad's step
      against the bare backbone in the same memory format and precision, and of a whole
      training epoch with the GPU augmentation;
-  2. feature extraction throughput, mscad's pipeline against the bare backbone;
+  2. feature extraction throughput, mscad's pipeline against the bare backbone, and the
+     pipeline compiled (mscad.compiled) against eager: speed and the largest feature
+     difference, the check that lets `auto` compile on CUDA;
   3. one MSC run on one class at 224 px (EfficientNet-Lite0, the gpu profile's lr and
      epochs) with its time per epoch and ROC-AUC per epoch;
 and writes all of it, with the machine's description, to results/gpu/gpu-check-<gpu>.json.
@@ -136,9 +138,25 @@ def feature_throughput(data, cfg, repeats):
     def pipeline():
         extract_features(model, images, size, batch_size=batch, precision=cfg.precision)
 
+    # compiled (mscad.compiled, as MSCAD_COMPILE=on would run it on this GPU): same
+    # features within float tolerance, and its speed
+    compiled = FeatureModel(cfg.backbone).to(device).eval().compile_for(batch)
+
+    def pipeline_compiled():
+        return extract_features(compiled, images, size, batch_size=batch, precision=cfg.precision)
+
     bare(), pipeline()
-    return {name: len(images) / timed(fn, device, repeats) for name, fn in
-            (("bare", bare), ("pipeline", pipeline))}
+    t = time.perf_counter()
+    pipeline_compiled()
+    compile_s = time.perf_counter() - t
+    rates = {name: len(images) / timed(fn, device, repeats) for name, fn in
+             (("bare", bare), ("pipeline", pipeline), ("pipeline compiled", pipeline_compiled))}
+    eager_f = extract_features(model, images, size, batch_size=batch, precision=cfg.precision)
+    compiled_f = pipeline_compiled()
+    rates["compiled max |difference|"] = float(np.abs(eager_f - compiled_f).max())
+    rates["compiled status"] = compiled.compile_status()
+    rates["compile seconds"] = round(compile_s, 1)
+    return rates
 
 
 def main(argv=None):
@@ -174,7 +192,10 @@ def main(argv=None):
           f"mscad epoch (with GPU augmentation) / bare: {train['mscad epoch'] / train['bare']:.3f}")
     feats = feature_throughput(data, cfg, scale["repeats"])
     print(f"2. features, images/s: bare {feats['bare']:.0f}, mscad {feats['pipeline']:.0f}, "
-          f"ratio {feats['pipeline'] / feats['bare']:.3f}")
+          f"ratio {feats['pipeline'] / feats['bare']:.3f}; compiled {feats['pipeline compiled']:.0f} "
+          f"({feats['compiled status']}, compile {feats['compile seconds']} s), ratio to eager "
+          f"{feats['pipeline compiled'] / feats['pipeline']:.2f}x, max |feature difference| "
+          f"{feats['compiled max |difference|']:.2e} (bf16/fp16 autocast: expect ~1e-2)")
     run = fine_tune(cfg, data=data, progress=False)
     print(f"3. MSC on {data.summary()}, {cfg.epochs} epochs:")
     for h in run.history:

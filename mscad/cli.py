@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from pathlib import Path
@@ -251,6 +252,60 @@ def cmd_table(args):
     print(text)
 
 
+def cmd_verify(args):
+    """Rerun a result file's settings and compare its ROC-AUC, epoch by epoch, with a tolerance."""
+    from .config import TrainConfig
+    from .results import code_provenance, load_result, write_result
+    from .train import fine_tune
+
+    _stop_if_interrupted()
+    path = Path(args.result)
+    if not path.is_file():
+        raise MscadError(f"{path} is not a file; give a result file (RESULT.json) to verify.")
+    if not args.tolerance > 0:
+        raise MscadError(f"--tolerance must be a positive number of ROC-AUC points, got {args.tolerance}.")
+    stored = load_result(path)
+    settings = dict(stored.config)
+    settings["device"] = args.device or str(settings.get("device") or "cpu").split(":")[0]
+    if settings["device"] == "cuda" and args.device is None:
+        from .config import resolve_device
+        settings["device"] = resolve_device(None)  # a CUDA result on a CPU-only machine: the CPU
+    cfg = TrainConfig.from_dict(settings).resolved()
+    code = stored.code or {}
+    made_by = code.get("commit") or ("unknown (written before results recorded their code)"
+                                     if not code else f"source hash {str(code.get('source_sha256'))[:12]}")
+    print(f"verifying {path}: {stored.target_class}, {cfg.objective}, {cfg.backbone} @ {cfg.image_size}px, "
+          f"{cfg.epochs} epochs, seed {cfg.seed}; made by code {made_by}; rerun now by "
+          f"{code_provenance().get('commit') or 'this checkout'} on {cfg.device}", file=sys.stderr)
+    rerun = fine_tune(cfg, cache=False, progress=not args.quiet).result
+    before = {h["epoch"]: h.get("auroc") for h in stored.history if h.get("auroc") is not None}
+    after = {h["epoch"]: h.get("auroc") for h in rerun.history if h.get("auroc") is not None}
+    rows, worst = [], 0.0
+    for epoch in sorted(set(before) & set(after)):
+        diff = 100 * (after[epoch] - before[epoch])
+        worst = max(worst, abs(diff))
+        rows.append(f"| {epoch} | {100 * before[epoch]:.3f} | {100 * after[epoch]:.3f} | {diff:+.3f} |")
+    if not rows:
+        raise MscadError(f"{path} and its rerun share no evaluated epoch; nothing to compare.")
+    print("| epoch | stored ROC-AUC % | rerun % | difference, points |\n|---|---|---|---|\n"
+          + "\n".join(rows))
+    verdict = "reproduced" if worst <= args.tolerance else "NOT reproduced"
+    print(f"{verdict}: largest difference {worst:.3f} points over {len(rows)} evaluated epoch(s) "
+          f"(tolerance {args.tolerance:g}); rerun's compile: {rerun.environment.get('compile')}")
+    if args.out:
+        write_result(rerun, Path(args.out))
+    if worst > args.tolerance:
+        raise SystemExit(1)
+
+
+def _compile_flag(parser):
+    from .compiled import MODES
+
+    parser.add_argument("--compile", choices=MODES, help="run the model's forward passes compiled "
+                        "(torch.compile; the same numbers to float rounding): auto = on the CPU "
+                        "except at the quick profile, off on CUDA (default: $MSCAD_COMPILE, else auto)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mscad", description=(
         "Deep one-class anomaly detection with the Mean-Shifted Contrastive loss "
@@ -269,6 +324,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="train even if a stored run with the same "
                      "settings, data and code exists (also: MSCAD_NO_CACHE=1)")
     _experiment_flags(run)
+    _compile_flag(run)
     run.set_defaults(func=cmd_run)
 
     from .objectives import OBJECTIVES
@@ -293,7 +349,20 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--cpus-per-task", type=int, help="CPUs (and torch threads) per run on a CPU "
                        "cluster (default 1); a run on cuda takes one GPU")
     _experiment_flags(sweep, sweep=True)
+    _compile_flag(sweep)
     sweep.set_defaults(func=cmd_sweep)
+
+    verify = sub.add_parser("verify", help="rerun a result file's settings and compare its ROC-AUC "
+                            "epoch by epoch (exit 1 if a difference exceeds the tolerance)")
+    verify.add_argument("result", help="a result file (RESULT.json) of any mscad version")
+    verify.add_argument("--tolerance", type=float, default=0.1, help="largest accepted difference in "
+                        "ROC-AUC points (default 0.1; float rounding moves a trained run by ~0.01)")
+    verify.add_argument("--device", choices=["cpu", "cuda"], help="where to rerun (default: the "
+                        "result's device kind, the CPU if no GPU is visible)")
+    verify.add_argument("--out", help="also write the rerun's result here")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    _compile_flag(verify)
+    verify.set_defaults(func=cmd_verify)
 
     table = sub.add_parser("table", help="per-class table of our results beside the paper's (markdown); "
                            "results of different settings are never averaged together")
@@ -308,6 +377,7 @@ def _warning_line(message, category, filename, lineno, line=None):
     return f"mscad: warning: {message}\n"
 
 
+_UNSET = object()
 _INTERRUPTS: list = []  # the Ctrl-Cs this process has had, swallowed or not
 
 
@@ -340,10 +410,14 @@ def main(argv=None) -> int:
     import warnings
 
     formatter, warnings.formatwarning = warnings.formatwarning, _warning_line  # one line each
+    compile_before = _UNSET
     _INTERRUPTS.clear()
     previous = _interrupt_aware_sigint()
     try:
         args = _parser().parse_args(argv)
+        if getattr(args, "compile", None):  # read by mscad.compiled, in this process and its runs
+            compile_before = os.environ.get("MSCAD_COMPILE")
+            os.environ["MSCAD_COMPILE"] = args.compile
         args.func(args)
         _stop_if_interrupted()  # a Ctrl-C that something swallowed still ends in exit 130
     except Interrupted as e:
@@ -361,6 +435,11 @@ def main(argv=None) -> int:
             return 130
         raise
     finally:
+        if compile_before is not _UNSET:  # a library caller's environment as it was
+            if compile_before is None:
+                os.environ.pop("MSCAD_COMPILE", None)
+            else:
+                os.environ["MSCAD_COMPILE"] = compile_before
         warnings.formatwarning = formatter
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

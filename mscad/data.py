@@ -99,12 +99,13 @@ class LabelledImages:
     def __len__(self):
         return len(self.labels)
 
-    def take(self, indices) -> torch.Tensor:
-        """uint8 tensor (len(indices), S, S, 3) of the images at ``indices``."""
+    def take(self, indices, keep: bool = True) -> torch.Tensor:
+        """uint8 tensor (len(indices), S, S, 3) of the images at ``indices`` (``keep=False``:
+        decoded files are not kept for the rest of the process)."""
         indices = np.asarray(indices, dtype=np.int64)
         if self._images is not None:
             return self._images[torch.from_numpy(indices)]
-        return decode_images([self.files[i] for i in indices], self.image_size)
+        return decode_images([self.files[i] for i in indices], self.image_size, keep=keep)
 
     @property
     def images(self) -> torch.Tensor:
@@ -316,37 +317,26 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, image_size: int = 224,
-                   train_limit: int | None = None, test_limit: int | None = None,
-                   seed: int = 0, evaluate_on: str = "test") -> OneClassData:
-    """The one-class split of ``dataset`` with ``normal_class`` normal, or, given
-    ``anomalous_class`` instead, the multi-class split (Table 5).
+@dataclass
+class SplitIndices:
+    """Which images of the train and test splits an experiment uses (:func:`one_class_split`)."""
 
-    ``train_limit`` keeps a seeded random subset of the normal train images (Table 2's
-    few-shot sets: 200 or 500); ``test_limit`` a seeded subset of the test set with each
-    class's share kept, so the normal/anomalous balance is the full test set's.
+    classes: list
+    target: int
+    setting: str
+    train_idx: np.ndarray  # into the train split: the normal training images
+    test_idx: np.ndarray  # into the test split (the train split for validation)
+    test_labels: np.ndarray  # 1 = anomalous, for every image of the test split
+    test_class_index: np.ndarray  # class index of every image of the test split
 
-    ``evaluate_on="validation"`` never reads the test split: the labelled evaluation set
-    is drawn (``test_limit`` images, class shares kept) from the train images that
-    training does not use: the held-out normal train images and the other classes' train
-    images as anomalies. Settings are chosen on it, never on test images.
-    """
-    if evaluate_on not in EVALUATION_SETS:
-        raise MscadError(f"evaluate_on (--evaluate-on) must be one of {', '.join(EVALUATION_SETS)}, got {evaluate_on!r}.")
-    if (normal_class is None) == (anomalous_class is None):
-        raise MscadError("give exactly one of normal_class (one-class) or anomalous_class (multi-class).")
-    source = dataset_source(dataset)
-    if source is not None and source.normal_classes:
-        allowed = ", ".join(repr(c) for c in source.normal_classes)
-        if anomalous_class is not None or str(normal_class) not in source.normal_classes:
-            raise MscadError(f"{source.name}'s protocol has one normal class, {allowed} (its train split "
-                             f"holds only defect-free images; every other class is an anomaly); use "
-                             f"--normal-class {source.normal_classes[0]}.")
-    for limit, what in ((train_limit, "train_limit (--train-limit)"), (test_limit, "test_limit (--test-limit)")):
-        if limit is not None and limit < 1:
-            raise MscadError(f"{what} must be a positive number of images (None = all), got {limit}.")
-    train_all = load_split(dataset, "train", image_size)
-    test_all = load_split(dataset, "test", image_size) if evaluate_on == "test" else train_all
+
+def one_class_split(dataset: str, train_all: LabelledImages, test_all: LabelledImages, normal_class=None,
+                    *, anomalous_class=None, train_limit: int | None = None,
+                    test_limit: int | None = None, seed: int = 0,
+                    evaluate_on: str = "test") -> SplitIndices:
+    """The indices :func:`one_class_data` takes, without decoding an image: code that
+    extracts every image's features once (the DN2 grid) selects an experiment's subset
+    from them and gets exactly that experiment's images."""
     classes = list(dict.fromkeys(train_all.classes + test_all.classes))
     test_class_index = np.array([classes.index(test_all.classes[i]) for i in test_all.labels])
     train_class_index = np.array([classes.index(train_all.classes[i]) for i in train_all.labels])
@@ -378,6 +368,46 @@ def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, ima
     if len(np.unique(test_labels[test_idx])) < 2:
         raise MscadError(f"the test set of {dataset} needs both normal and anomalous images "
                          f"for class {classes[target]!r}; add test images of the other classes.")
+    return SplitIndices(classes, target, setting, train_idx, test_idx, test_labels, test_class_index)
+
+
+def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, image_size: int = 224,
+                   train_limit: int | None = None, test_limit: int | None = None,
+                   seed: int = 0, evaluate_on: str = "test") -> OneClassData:
+    """The one-class split of ``dataset`` with ``normal_class`` normal, or, given
+    ``anomalous_class`` instead, the multi-class split (Table 5).
+
+    ``train_limit`` keeps a seeded random subset of the normal train images (Table 2's
+    few-shot sets: 200 or 500); ``test_limit`` a seeded subset of the test set with each
+    class's share kept, so the normal/anomalous balance is the full test set's.
+
+    ``evaluate_on="validation"`` never reads the test split: the labelled evaluation set
+    is drawn (``test_limit`` images, class shares kept) from the train images that
+    training does not use: the held-out normal train images and the other classes' train
+    images as anomalies. Settings are chosen on it, never on test images.
+    """
+    if evaluate_on not in EVALUATION_SETS:
+        raise MscadError(f"evaluate_on (--evaluate-on) must be one of {', '.join(EVALUATION_SETS)}, got {evaluate_on!r}.")
+    if (normal_class is None) == (anomalous_class is None):
+        raise MscadError("give exactly one of normal_class (one-class) or anomalous_class (multi-class).")
+    source = dataset_source(dataset)
+    if source is not None and source.normal_classes:
+        allowed = ", ".join(repr(c) for c in source.normal_classes)
+        if anomalous_class is not None or str(normal_class) not in source.normal_classes:
+            raise MscadError(f"{source.name}'s protocol has one normal class, {allowed} (its train split "
+                             f"holds only defect-free images; every other class is an anomaly); use "
+                             f"--normal-class {source.normal_classes[0]}.")
+    for limit, what in ((train_limit, "train_limit (--train-limit)"), (test_limit, "test_limit (--test-limit)")):
+        if limit is not None and limit < 1:
+            raise MscadError(f"{what} must be a positive number of images (None = all), got {limit}.")
+    train_all = load_split(dataset, "train", image_size)
+    test_all = load_split(dataset, "test", image_size) if evaluate_on == "test" else train_all
+    split = one_class_split(dataset, train_all, test_all, normal_class, anomalous_class=anomalous_class,
+                            train_limit=train_limit, test_limit=test_limit, seed=seed,
+                            evaluate_on=evaluate_on)
+    classes, target, setting = split.classes, split.target, split.setting
+    train_idx, test_idx, test_labels = split.train_idx, split.test_idx, split.test_labels
+    test_class_index = split.test_class_index
     return OneClassData(dataset, setting, classes[target], classes, train_all.take(train_idx),
                         test_all.take(test_idx), test_labels[test_idx], test_class_index[test_idx],
                         evaluate_on)

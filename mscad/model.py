@@ -12,13 +12,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import Backbone, build_backbone
+from .compiled import StaticCompiled
 
 
 class FeatureModel(nn.Module):
     """``fast=True`` (the default) keeps convolutional backbones and their inputs in the
     channels-last memory format, which PyTorch's CPU and GPU convolutions run faster
     (2x per training step for Lite0 at 64 px on 2 cores: benchmarks/); the numbers
-    are the same up to float rounding. ``fast=False`` is the plain NCHW layout."""
+    are the same up to float rounding. ``fast=False`` is the plain NCHW layout.
+
+    :meth:`compile_for` runs the forward passes compiled (:mod:`mscad.compiled`) for the
+    batch sizes it is given; a model is eager until then."""
 
     def __init__(self, backbone: Backbone | str = "efficientnet_lite0", pretrained: bool = True,
                  fast: bool = True):
@@ -31,6 +35,9 @@ class FeatureModel(nn.Module):
                               else torch.contiguous_format)
         self.backbone.to(memory_format=self.memory_format)
         self._split = backbone.split(self.backbone) if backbone.split else None
+        # the backbone and the trainable layers' forward, compiled once compile_for is called
+        self._forward = StaticCompiled(self.backbone, "forward")
+        self._suffix = StaticCompiled(self._split[1], "trainable layers") if self._split else None
         self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1))
 
@@ -48,7 +55,7 @@ class FeatureModel(nn.Module):
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """Un-normalised features of images ``x``: float in [0, 1], shape (B, 3, H, W)."""
         x = ((x - self.mean) / self.std).contiguous(memory_format=self.memory_format)
-        return self.backbone(x)
+        return self._forward(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.raw(x), dim=1)
@@ -64,7 +71,28 @@ class FeatureModel(nn.Module):
 
     def from_prefix(self, h: torch.Tensor) -> torch.Tensor:
         """Raw features from the frozen layers' output: ``raw(x) == from_prefix(frozen_prefix(x))``."""
-        return self._split[1](h)
+        return self._suffix(h)
+
+    def compile_for(self, *batch_sizes: int) -> "FeatureModel":
+        """Run the forward passes compiled for batches of these sizes (evaluation pads its
+        ragged last batch to the evaluation batch, so one size covers it); other sizes
+        stay eager. The frozen prefix stays eager: it runs once per run."""
+        for part in (self._forward, self._suffix):
+            if part is not None:
+                part.batch_sizes.update(int(b) for b in batch_sizes if b)
+        return self
+
+    @property
+    def compiled_batch_sizes(self) -> set:
+        return set(self._forward.batch_sizes)
+
+    def compile_status(self) -> str:
+        """What ran compiled, for a result's record: 'eager', 'compiled', or the fallback's reason."""
+        if not self._forward.batch_sizes:
+            return "eager"
+        parts = [p for p in (self._forward, self._suffix) if p is not None]
+        failed = [p.status for p in parts if p.failed]
+        return failed[0] if failed else "compiled"
 
 
 # Evaluation batch: 64 was the fastest on a 2-core CPU for Lite0 at 64 px (868 img/s
@@ -111,13 +139,24 @@ class FrozenActivations:
         return cls(torch.cat(parts).contiguous(memory_format=model.memory_format))
 
 
+def _padded(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``x`` with its last row repeated up to ``size`` rows (evaluation only: BatchNorm in
+    eval mode treats every row on its own, so the padding changes no other row)."""
+    if len(x) >= size:
+        return x
+    return torch.cat([x, x[-1:].expand(size - len(x), *x.shape[1:])]).contiguous(
+        memory_format=torch.channels_last if x.ndim == 4 and x.is_contiguous(
+            memory_format=torch.channels_last) else torch.contiguous_format)
+
+
 @torch.inference_mode()
 def extract_features(model: FeatureModel, images, image_size: int, batch_size: int | None = None,
                      device: str | torch.device | None = None, raw: bool = False,
                      progress: bool = False, desc: str = "features",
                      frozen: FrozenActivations | None = None,
                      precision: str | None = None) -> np.ndarray:
-    """Features of every image in ``images`` (a uint8 tensor (N, H, W, 3)), as float32 NumPy.
+    """Features of every image in ``images`` (a uint8 tensor (N, H, W, 3), or float views
+    (N, 3, S, S) in [0, 1] already transformed), as float32 NumPy.
 
     Normalised features by default, the backbone's raw features with ``raw=True``.
     Images go through the evaluation transform (:func:`mscad.augment.eval_batch`); with
@@ -136,15 +175,22 @@ def extract_features(model: FeatureModel, images, image_size: int, batch_size: i
     model.eval()
     out = np.empty((len(images), model.feature_dim), dtype=np.float32)
     starts = range(0, len(images), batch_size)
+    # a compiled model runs one batch shape: the ragged last batch is padded to it
+    pad = batch_size in model.compiled_batch_sizes
     for s in tqdm(starts, desc=desc, disable=not progress, leave=False):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             if frozen is not None:
-                f = model.from_prefix(frozen.activations[s:s + batch_size])
+                x = frozen.activations[s:s + batch_size]
+                n = len(x)
+                f = model.from_prefix(_padded(x, batch_size) if pad else x)
             else:
-                f = model.raw(eval_batch(images[s:s + batch_size].to(device, non_blocking=True),
-                                         image_size))
+                x = images[s:s + batch_size].to(device, non_blocking=True)
+                x = x if x.is_floating_point() else eval_batch(x, image_size)
+                n = len(x)
+                f = model.raw(_padded(x, batch_size) if pad else x)
+            f = f[:n]
             if not raw:
                 f = F.normalize(f, dim=1)
-        out[s:s + len(f)] = f.float().cpu().numpy()
+        out[s:s + n] = f.float().cpu().numpy()
     model.train(was_training)
     return out

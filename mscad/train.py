@@ -26,7 +26,8 @@ from .data import OneClassData, one_class_data
 from .errors import CheckpointMismatchError, MscadError, NonFiniteError
 from .metrics import (around, augmentation_similarity, feature_center, roc_auc, uniformity,
                       uniformity_loss)
-from .model import FeatureModel, FrozenActivations, extract_features
+from .compiled import should_compile
+from .model import FeatureModel, FrozenActivations, default_eval_batch, extract_features
 from .objectives import get_objective
 from .results import (Run, RunResult, checkpoint_hint, code_provenance, environment,
                       load_checkpoint, save_checkpoint)
@@ -71,8 +72,7 @@ def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + 12345)  # the same augmentations at every epoch
         views = TwoViewAugment(cfg.image_size).view(subset.to(device))
-    model.eval()
-    aug = model(views).float().cpu().numpy()
+    aug = extract_features(model, views, cfg.image_size, device=device, precision=cfg.precision)
     stats = feature_stats(train, aug, frame_center)
     return dict(auroc=auroc, stats=stats, train_features=train, test_features=test,
                 aug_features=aug, scores=scores, **stats)
@@ -364,8 +364,11 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     ckpt_path = Path(checkpoint) if checkpoint else None
     resuming = resume and ckpt_path is not None and ckpt_path.exists()
     images = run_cache.data_identity(data)  # the resume check's fingerprint, and the cache's
-    key = (run_cache.run_key(cfg, data, images, variant=None if instrument else "uninstrumented")
-           if use_cache else None)
+    compiling, compile_reason = should_compile(cfg.device, cfg.profile, cfg.image_size)
+    # compiled and eager runs agree to float rounding, not bit for bit: stored apart
+    variant = "+".join(v for v in ("" if instrument else "uninstrumented",
+                                   "compiled" if compiling else "") if v) or None
+    key = run_cache.run_key(cfg, data, images, variant=variant) if use_cache else None
     if use_cache and not resuming:
         stored = run_cache.load_run(key, cfg)
         if stored is not None:
@@ -377,6 +380,8 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     model = FeatureModel(cfg.backbone, pretrained=cfg.pretrained).to(device)
+    if compiling:  # evaluation only: the compiled training step measured no faster here
+        model.compile_for(default_eval_batch(device))  # (benchmarks/compiled_speed.py)
     optimizer = make_optimizer(model, cfg)
     scaler = grad_scaler(cfg)
     train_images = train_images.to(device)  # small uint8 arrays: keep them next to the model
@@ -437,7 +442,9 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
                                  # the config records the size used (shrunk to the train
                                  # set if larger); this is the size asked for
                                  batch_size_requested=requested_batch_size),
-                       environment=environment(), wall_s=round(time.time() - start_time, 1),
+                       environment=dict(environment(), compile=compile_reason if not compiling
+                                        else f"{compile_reason}: {model.compile_status()}"),
+                       wall_s=round(time.time() - start_time, 1),
                        code=code_provenance())
     run = Run(result, model, center)
     if use_cache:

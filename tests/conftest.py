@@ -49,3 +49,9 @@ def private_run_cache(tmp_path, monkeypatch):
     test is ever answered by another test's stored run."""
     monkeypatch.setenv("MSCAD_CACHE", str(tmp_path / "run-cache"))
     monkeypatch.setenv("MSCAD_NO_CACHE", "1")
+
+
+@pytest.fixture(autouse=True)
+def eager_unless_asked(monkeypatch):
+    """Tests run eagerly (a compile costs 30-60 s); tests/test_compiled.py turns it on."""
+    monkeypatch.setenv("MSCAD_COMPILE", "off")

@@ -116,3 +116,24 @@ def test_ray_launcher_without_ray_is_one_sentence(folder_dataset, tmp_path, caps
                "--profile", "quick", "--quiet", "--launcher", "ray", "--out-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "pip install 'mscad[ray]'" in err and len(err.splitlines()) == 1
+
+
+def test_verify_reruns_a_result_and_compares_it(folder_dataset, tmp_path, capsys):
+    """`mscad verify` reruns a result file's settings: a genuine file is reproduced
+    (exit 0), a file whose numbers were changed is not (exit 1, the epoch named)."""
+    out = tmp_path / "result.json"
+    assert main(["run", "--dataset", str(folder_dataset), "--normal-class", "noise", "--objective", "msc",
+                 "--profile", "quick", "--epochs", "1", "--batch-size", "8", "--quiet",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--quiet", "--tolerance", "0.01"]) == 0
+    text = capsys.readouterr().out
+    assert "reproduced: largest difference 0.000 points over 2 evaluated epoch(s)" in text
+    edited = json.loads(out.read_text())
+    edited["history"][1]["auroc"] -= 0.05  # five points off at epoch 1
+    out.write_text(json.dumps(edited))
+    with pytest.raises(SystemExit) as stop:
+        main(["verify", str(out), "--quiet"])
+    assert stop.value.code == 1
+    assert "NOT reproduced: largest difference 5.000 points" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path / "missing.json")]) == 2

@@ -123,3 +123,22 @@ def test_cifar100_superclass_names_find_the_papers_table_8():
 
     assert paper_value("cifar100-coarse", "aquatic_mammals", "msc") == TABLE8["rows"][0][5]
     assert paper_value("cifar100-coarse", "vehicles_2", "center") == TABLE8["rows"][19][4]
+
+
+def test_split_indices_select_exactly_the_experiments_images(shared_data):
+    """The DN2 grid selects an experiment's subset from features of every image
+    (mscad.data.one_class_split): it must be the very images one_class_data decodes."""
+    from mscad.data import one_class_split
+
+    train_all, test_all = load_split("cifar10", "train", 32), load_split("cifar10", "test", 32)
+    for seed in (0, 1):
+        data = one_class_data("cifar10", "cat", image_size=32, train_limit=50, test_limit=120, seed=seed)
+        split = one_class_split("cifar10", train_all, test_all, "cat", train_limit=50, test_limit=120,
+                                seed=seed)
+        assert torch.equal(train_all.take(split.train_idx, keep=False), data.train)
+        assert torch.equal(test_all.take(split.test_idx, keep=False), data.test)
+        np.testing.assert_array_equal(split.test_labels[split.test_idx], data.test_labels)
+    full = one_class_split("cifar10", train_all, test_all, "cat")
+    assert len(full.train_idx) == 5000 and len(full.test_idx) == 10000
+    assert (np.asarray(train_all.labels)[full.train_idx] == 3).all()  # cat is CIFAR-10's class 3
+    assert full.test_labels.sum() == 9000

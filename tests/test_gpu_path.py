@@ -96,5 +96,7 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(shared_data, tmp_path, monkeypatch
     saved = json.loads(out.read_text())
     assert saved["device"].startswith("cpu") and saved["precision"] == "fp32"
     assert saved["training_images_per_s"]["bare"] > 0 and saved["features_images_per_s"]["pipeline"] > 0
+    assert saved["features_images_per_s"]["compiled status"] == "compiled"
+    assert saved["features_images_per_s"]["compiled max |difference|"] < 1e-3  # fp32 on the CPU
     assert [h["epoch"] for h in saved["msc_run"]["history"]] == [0, 1]
     assert report["msc_run"]["auroc"] == saved["msc_run"]["auroc"]
