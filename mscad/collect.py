@@ -70,7 +70,17 @@ def _row(r: dict, path: Path) -> dict:
                 scale=tuple(c[k] if k in c else IMPLIED[k](c) if k in IMPLIED else None
                             for k in SCALE_KEYS)
                       + ("multi-class" if c.get("anomalous_class") else "one-class",),
+                steps_per_epoch=_steps_per_epoch(r, c),
                 wall_s=r.get("wall_s"), run_s=_run_seconds(r), path=str(path))
+
+
+def _steps_per_epoch(r: dict, c: dict) -> int | None:
+    """Optimizer steps per epoch: the loop drops the ragged last batch (mscad.train)."""
+    n_train = (r.get("data") or {}).get("n_train") or c.get("train_limit")
+    batch = c.get("batch_size")
+    if not n_train or not batch:
+        return None
+    return max(1, int(n_train) // int(batch))
 
 
 def results_folder(name: str, start: str | Path | None = None) -> Path:

@@ -85,3 +85,91 @@ def test_claim_phrase_says_one_seed_once_and_names_the_paper():
     assert claim_phrase(table, "a") == \
         "+8.7 points, unresolved (one seed); the paper: 96.2 vs 95.8: +0.4"
     assert claim_phrase(table, "b").startswith("not tested yet (no finished seed")
+
+
+# ------------------------------------------------------------------ Fig. 5 on its content
+def synthetic_curves(steps_per_epoch=15, epochs=20, seeds=(0, 1, 2)):
+    """Curves shaped as the paper describes them: the contrastive loss falls to chance
+    in a few epochs, the center loss rises first and then falls to chance, MSC rises and
+    then declines slowly, staying above the center loss."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in seeds:
+        for e in range(epochs + 1):
+            noise = lambda: rng.normal(0, 0.1)  # noqa: E731
+            curves = {"contrastive": max(50.5, 83 - 12 * e) + noise(),
+                      "center": (83 + 0.5 * min(e, 2) - max(0, e - 2) * 2.0) if e <= 16 else 51 + noise(),
+                      "msc": 83 + min(e, 4) * 1.2 - max(0, e - 4) * 0.05 + noise()}
+            curves["center"] = max(curves["center"], 51.0) + noise()
+            rows += [dict(objective=o, seed=seed, epoch=e, step=e * steps_per_epoch, auroc=v)
+                     for o, v in curves.items()]
+    return pd.DataFrame(rows)
+
+
+def test_fig5_claims_hold_in_full_on_paper_shaped_curves():
+    from mscad.claims import fig5_tests, fig5_verdict
+
+    parts = fig5_tests(synthetic_curves())
+    for key in ("collapse:contrastive", "collapse:center", "collapse:msc", "collapse:msc>center"):
+        assert fig5_verdict(parts[parts.key == key]) == "holds", parts[parts.key == key]
+
+
+def test_fig5_verdicts_separate_direction_from_size_and_speed():
+    """Our cpu-scale shape: the contrastive loss declines but stays far from chance; the
+    center loss never rises; MSC declines faster than the center loss: each named."""
+    from mscad.claims import fig5_tests, fig5_verdict
+
+    c = synthetic_curves()
+    c.loc[c.objective == "contrastive", "auroc"] = 83 - 0.3 * c.epoch + 0.05 * c.seed
+    c.loc[c.objective == "center", "auroc"] = 83 - 0.2 * c.epoch + 0.05 * c.seed
+    c.loc[c.objective == "msc", "auroc"] = 90 - 0.4 * c.epoch + 0.05 * c.seed
+    parts = fig5_tests(c)
+    verdicts = {k: fig5_verdict(parts[parts.key == k]) for k in set(parts.key)}
+    assert verdicts["collapse:contrastive"] == ("partly reproduced (direction holds; size not "
+                                                "reproduced)")
+    assert verdicts["collapse:center"].startswith("partly reproduced (then degrades holds; initial "
+                                                  "improvement not reproduced")
+    assert "speed not reproduced" in verdicts["collapse:msc"]  # 0.4 a step-epoch against 0.2
+    assert verdicts["collapse:msc>center"] == "holds"  # 7 points above throughout
+
+
+def test_fig5_speed_is_compared_per_step_not_per_epoch():
+    """The same per-epoch curves with five times the steps per epoch decline five times
+    more slowly per step."""
+    from mscad.claims import curve_shape
+
+    small, large = synthetic_curves(steps_per_epoch=15), synthetic_curves(steps_per_epoch=75)
+    a, b = curve_shape(small, "msc"), curve_shape(large, "msc")
+    np.testing.assert_allclose(a.decline_per_kstep, 5 * b.decline_per_kstep)
+
+
+def test_holm_adjustment():
+    from mscad.claims import holm
+
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, float("nan")])[:3], [0.03, 0.06, 0.06])
+    assert np.isnan(holm([0.01, float("nan")])[1])
+
+
+@pytest.mark.parametrize("end, change, expected", [
+    (84.4, (1.0, 0.3, 1.6), "ends above its start, not clear of the ±0.5-point level band"),
+    (84.4, (1.0, 0.6, 1.6), "improves"),
+    (77.6, (-5.8, -7.3, -4.4), "degrades"),
+    (83.5, (0.1, -0.3, 0.4), "holds"),
+    (52.0, (-30.0, -32.0, -28.0), "collapses to chance"),
+    (83.0, (-0.4, -1.2, 0.2), "ends below its start, not clear of the ±0.5-point level band"),
+])
+def test_course_words_need_the_interval_beyond_the_level_band(end, change, expected):
+    from mscad.claims import course_word
+
+    assert course_word(end, change) == expected
+
+
+def test_claims_table_has_a_holm_corrected_verdict(shared_data):
+    from mscad.claims import claims_table
+
+    table = claims_table()
+    assert {"p (one-sided)", "p, Holm over the table", "verdict, Holm-corrected"} <= set(table.columns)
+    tested = table[table.verdict != "not tested yet"]
+    assert (tested["p, Holm over the table"].dropna() >= tested["p (one-sided)"].dropna()).all()
+    # a Fig. 5 row is judged on its parts, never restated in reverse
+    assert "still above where it started" not in " ".join(table.claim)
