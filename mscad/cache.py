@@ -60,6 +60,8 @@ def data_identity(data) -> str:
     """Hash of the exact images (and test labels) a run trains and tests on."""
     h = hashlib.sha256()
     tensors = [data] if isinstance(data, torch.Tensor) else [data.train, data.test]
+    if getattr(data, "validation", None) is not None:  # a run's validation anomalies
+        tensors.append(data.validation)
     for t in tensors:
         h.update(str(tuple(t.shape)).encode())
         h.update(np.ascontiguousarray(t.cpu().numpy()))  # the buffer itself, no copy

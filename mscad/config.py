@@ -211,6 +211,11 @@ class TrainConfig:
                                "held-out normal train images and other classes' train images (for "
                                "choosing settings without test images)", choices=["test", "validation"],
                                roles=(R, S), implied=lambda stored: "test")
+    validation_images: int = setting(0, "also score, at every evaluation, this many other-class "
+                                     "train images against the normal train images (each scored "
+                                     "leave-one-out): a validation ROC-AUC (val_auroc) per epoch "
+                                     "that never reads a test image, for choosing the epoch; 0 = "
+                                     "none", roles=(R,), implied=lambda stored: 0)
     eval_every: int | None = setting(None, "evaluate every N epochs (profile default: 1)")
     early_stop_epoch: int | None = setting(None, "stop after this many epochs (PANDA-ES)",
                                            flag="--early-stop", roles=(S,))
@@ -271,7 +276,7 @@ class TrainConfig:
         if not objective.trains:
             values["epochs"] = 0
         for key in ("epochs", "image_size", "batch_size", "k", "train_limit", "test_limit",
-                    "eval_every", "early_stop_epoch", "similarity_images"):
+                    "eval_every", "early_stop_epoch", "similarity_images", "validation_images"):
             value = values[key]  # numpy scalars (a grid search's) become plain numbers
             if value is not None and not isinstance(value, bool) and isinstance(value, numbers.Integral):
                 values[key] = int(value)
@@ -303,6 +308,13 @@ class TrainConfig:
             raise MscadError(f"{c.objective} compares each image's two views with the other images "
                              f"of its batch, so it needs --batch-size 2 or more (got {c.batch_size}); "
                              "with one image the loss is constant and nothing is learned.")
+        if c.validation_images < 0:
+            raise MscadError(f"--validation-images must be 0 (none) or a number of images, got "
+                             f"{c.validation_images}.")
+        if c.validation_images and c.evaluate_on == "validation":
+            raise MscadError("--validation-images scores other classes' train images beside the test "
+                             "set; with --evaluate-on validation the run is already a validation run: "
+                             "use one or the other.")
         if c.early_stop_epoch is not None:
             check_positive(early_stop_epoch=c.early_stop_epoch)
         return c

@@ -281,6 +281,7 @@ class OneClassData:
     test_labels: np.ndarray  # 1 = anomalous, 0 = normal
     test_classes: np.ndarray  # class index of each test image, for analysis only
     evaluate_on: str = "test"  # "validation": ``test`` holds train-split images only
+    validation: torch.Tensor | None = None  # other classes' train images (validation_anomalies)
 
     def summary(self) -> str:
         role = "one normal class" if self.setting == "one-class" else "anomalous class"
@@ -369,6 +370,22 @@ def one_class_split(dataset: str, train_all: LabelledImages, test_all: LabelledI
         raise MscadError(f"the test set of {dataset} needs both normal and anomalous images "
                          f"for class {classes[target]!r}; add test images of the other classes.")
     return SplitIndices(classes, target, setting, train_idx, test_idx, test_labels, test_class_index)
+
+
+def validation_anomalies(dataset: str, normal_class, n: int, image_size: int, seed: int = 0) -> torch.Tensor:
+    """``n`` train images of the classes other than ``normal_class`` (class shares kept,
+    seeded): the anomalies of a run's validation curve. With the normal train images
+    scored leave-one-out they give a ROC-AUC that reads no test image (the normal side is
+    in-sample: it leans towards longer training, which the book says where it is used)."""
+    train_all = load_split(dataset, "train", image_size)
+    classes = list(dict.fromkeys(train_all.classes))
+    target = resolve_class(normal_class, classes)
+    others = np.flatnonzero(np.asarray(train_all.labels) != target)
+    if len(others) == 0:
+        raise MscadError(f"a validation curve needs train images of classes other than "
+                         f"{classes[target]!r} in {dataset}; there are none.")
+    chosen = others[stratified_subset(np.asarray(train_all.labels)[others], n, seed + 2)]
+    return train_all.take(chosen)
 
 
 def one_class_data(dataset: str, normal_class=None, *, anomalous_class=None, image_size: int = 224,

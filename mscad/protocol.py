@@ -79,3 +79,19 @@ def showcase_class(dn2_validation: pd.DataFrame) -> str:
         raise MscadError("the showcase class is chosen on validation results only, never on test images.")
     by_class = df.groupby("normal_class").auroc.mean().sort_values(kind="stable")
     return str(by_class.index[(len(by_class) - 1) // 2])
+
+
+def epoch_on_validation(history: list, horizon: int | None = None) -> dict:
+    """The epoch a run's own validation curve picks (runs with ``--validation-images``):
+    the best ``val_auroc`` over the evaluated epochs 1..``horizon`` (all by default; epoch
+    0, DN2, is not a candidate, as in :func:`lr_selection`), the earliest on a tie.
+    Returns the epoch, its validation ROC-AUC and the test ROC-AUC at that epoch: the
+    number a table reports, chosen without reading a test image."""
+    candidates = [h for h in history if h.get("epoch", 0) >= 1 and h.get("val_auroc") is not None
+                  and (horizon is None or h["epoch"] <= horizon)]
+    if not candidates:
+        raise MscadError("this run has no validation curve (val_auroc) after epoch 0"
+                         + (f" up to epoch {horizon}" if horizon else "")
+                         + "; run it with --validation-images N.")
+    best = max(candidates, key=lambda h: (h["val_auroc"], -h["epoch"]))
+    return dict(epoch=int(best["epoch"]), val_auroc=best["val_auroc"], auroc=best.get("auroc"))

@@ -26,6 +26,16 @@ def _normalised(x) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12))
 
 
+def leave_one_out_scores(train_features, k: int = 2, **kwargs) -> np.ndarray:
+    """Eq. 5 for each train feature against the other train features: its own match
+    contributes 1 - cos = 0, so the k + 1 nearest with itself among them sum to its k
+    nearest others (an exact duplicate counts as another image, as in the gallery)."""
+    if k + 1 > len(train_features):
+        raise MscadError(f"leave-one-out scores with k={k} need at least {k + 1} train features, "
+                         f"got {len(train_features)}.")
+    return knn_scores(train_features, train_features, k=k + 1, **kwargs)
+
+
 def knn_scores(train_features, test_features, k: int = 2, batch_size: int = 4096,
                device: str | None = None, backend: str | None = None) -> np.ndarray:
     """Eq. 5: sum over the k nearest train features of (1 - cosine similarity).

@@ -22,7 +22,7 @@ import torch
 
 from .augment import TwoViewAugment, eval_batch
 from .config import RESUME_KEYS, TrainConfig, autocast_dtype, differences
-from .data import OneClassData, one_class_data
+from .data import OneClassData, one_class_data, validation_anomalies
 from .errors import CheckpointMismatchError, MscadError, NonFiniteError
 from .metrics import (around, augmentation_similarity, feature_center, roc_auc, uniformity,
                       uniformity_loss)
@@ -31,7 +31,7 @@ from .model import FeatureModel, FrozenActivations, default_eval_batch, extract_
 from .objectives import get_objective
 from .results import (Run, RunResult, checkpoint_hint, code_provenance, environment,
                       load_checkpoint, save_checkpoint)
-from .scoring import knn_scores
+from .scoring import knn_scores, leave_one_out_scores
 
 __all__ = ["Checkpointing", "Evaluation", "apply_step", "evaluate", "experiment_data", "fine_tune",
            "make_optimizer", "train_epochs", "train_one_epoch"]
@@ -40,9 +40,16 @@ __all__ = ["Checkpointing", "Evaluation", "apply_step", "evaluate", "experiment_
 def experiment_data(cfg: TrainConfig) -> OneClassData:
     """The data an experiment with these settings trains and tests on."""
     cfg = cfg.resolved()
-    return one_class_data(cfg.dataset, cfg.normal_class, anomalous_class=cfg.anomalous_class,
+    data = one_class_data(cfg.dataset, cfg.normal_class, anomalous_class=cfg.anomalous_class,
                           image_size=cfg.image_size, train_limit=cfg.train_limit or None,
                           test_limit=cfg.test_limit or None, seed=cfg.seed, evaluate_on=cfg.evaluate_on)
+    if cfg.validation_images:
+        if cfg.anomalous_class is not None:
+            raise MscadError("--validation-images is for the one-class setting (its anomalies are "
+                             "the other classes' train images).")
+        data.validation = validation_anomalies(cfg.dataset, cfg.normal_class, cfg.validation_images,
+                                               cfg.image_size, cfg.seed)
+    return data
 
 
 # ------------------------------------------------------------------ evaluation
@@ -76,6 +83,19 @@ def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
     stats = feature_stats(train, aug, frame_center)
     return dict(auroc=auroc, stats=stats, train_features=train, test_features=test,
                 aug_features=aug, scores=scores, **stats)
+
+
+def validation_auroc(model: FeatureModel, train_features, validation: torch.Tensor, cfg,
+                     frozen: FrozenActivations | None = None) -> float:
+    """ROC-AUC of the validation curve: the normal train images, each scored against the
+    others (:func:`mscad.scoring.leave_one_out_scores`), against other classes' train
+    images (Eq. 5). No test image is read."""
+    anomalies = extract_features(model, validation, cfg.image_size, device=cfg.device, frozen=frozen,
+                                 precision=cfg.precision)
+    normal = leave_one_out_scores(train_features, k=cfg.k, device=cfg.device)
+    scores = np.concatenate([normal, knn_scores(train_features, anomalies, k=cfg.k, device=cfg.device)])
+    labels = np.r_[np.zeros(len(normal)), np.ones(len(anomalies))]
+    return roc_auc(labels, scores)
 
 
 def feature_stats(train, aug, frame_center=None) -> dict:
@@ -248,6 +268,10 @@ class Evaluation:
         self.frozen = {}  # the frozen layers' output for the evaluation images, once per run
         self.frame_center = None  # c of Eq. 3 from the pretrained model: the mechanism's frame
 
+    @property
+    def validation(self):
+        return self.labelled.validation if self.labelled is not None else None
+
     def measure(self, model: FeatureModel, epoch: int, losses: list | None = None) -> dict:
         cfg = self.cfg
         if not self.frozen:  # after a resume too: the checkpoint's frozen layers are the same
@@ -255,10 +279,16 @@ class Evaluation:
             self.frozen.update(
                 train=build(model, self.train_images, cfg.image_size, precision=cfg.precision),
                 test=build(model, self.labelled.test, cfg.image_size, precision=cfg.precision)
-                if self.labelled else None)
+                if self.labelled else None,
+                validation=build(model, self.validation, cfg.image_size, precision=cfg.precision)
+                if self.validation is not None else None)
         try:
-            return evaluate(model, self.train_images, cfg, self.labelled, self.frozen,
-                            self.frame_center, self.instrument)
+            ev = evaluate(model, self.train_images, cfg, self.labelled, self.frozen,
+                          self.frame_center, self.instrument)
+            if self.validation is not None:
+                ev["val_auroc"] = validation_auroc(model, ev["train_features"], self.validation,
+                                                   cfg, self.frozen.get("validation"))
+            return ev
         except NonFiniteError:
             if not losses:
                 raise
@@ -274,14 +304,16 @@ class Evaluation:
                                              self.frame_center))
         center = compute_center(model, self.train_images, self.cfg, ev["train_features"],
                                 self.frozen.get("train"))
-        return (dict(epoch=0, auroc=ev["auroc"], loss=None, **ev["stats"],
+        validation = {"val_auroc": ev["val_auroc"]} if "val_auroc" in ev else {}
+        return (dict(epoch=0, auroc=ev["auroc"], loss=None, **validation, **ev["stats"],
                      seconds=round(time.time() - started, 2)), center)
 
     def __call__(self, epoch: int, model: FeatureModel, losses: list) -> dict:
         if epoch % self.cfg.eval_every and epoch != self.last_epoch:
             return {}
         ev = self.measure(model, epoch, losses)
-        return dict(auroc=ev["auroc"], **ev["stats"])
+        validation = {"val_auroc": ev["val_auroc"]} if "val_auroc" in ev else {}
+        return dict(auroc=ev["auroc"], **validation, **ev["stats"])
 
 
 class Checkpointing:

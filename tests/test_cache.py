@@ -23,7 +23,7 @@ OTHER = dict(dataset="elsewhere", normal_class="square", anomalous_class="noise"
              backbone="resnet18", pretrained=False, profile="cpu", epochs=2, image_size=48, batch_size=2,
              lr=0.5, momentum=0.9, weight_decay=0.0, temperature=0.5, k=1, seed=1, train_limit=3,
              test_limit=5, eval_every=2, early_stop_epoch=1, similarity_images=7, device="cuda",
-             precision="fp16", evaluate_on="validation", clip_grad_norm=1e-3)
+             precision="fp16", evaluate_on="validation", clip_grad_norm=1e-3, validation_images=100)
 
 
 def test_every_setting_data_and_code_are_in_the_key(shapes, monkeypatch):

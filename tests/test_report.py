@@ -93,3 +93,18 @@ def test_config_from_a_result_file_rebuilds_the_experiment():
     saved = dict(dataclasses.asdict(cfg), added_by_a_newer_version=1)
     assert TrainConfig.from_dict(saved) == cfg
     assert TrainConfig.from_dict(saved).resolved() == cfg  # resolving again changes nothing
+
+
+def test_the_validation_curve_picks_the_epoch_never_the_test_curve():
+    from mscad.errors import MscadError
+    from mscad.protocol import epoch_on_validation
+
+    history = [dict(epoch=0, auroc=0.80, val_auroc=0.70),  # DN2: not a candidate
+               dict(epoch=1, auroc=0.95, val_auroc=0.72),  # the test curve's best
+               dict(epoch=2, auroc=0.85, val_auroc=0.75),
+               dict(epoch=3, auroc=0.84, val_auroc=0.75),  # a tie: the earlier wins
+               dict(epoch=4, auroc=0.83, val_auroc=0.90)]  # beyond a horizon of 3
+    assert epoch_on_validation(history, horizon=3) == dict(epoch=2, val_auroc=0.75, auroc=0.85)
+    assert epoch_on_validation(history)["epoch"] == 4
+    with pytest.raises(MscadError, match="--validation-images"):
+        epoch_on_validation([dict(epoch=0, auroc=0.8), dict(epoch=1, auroc=0.9)])

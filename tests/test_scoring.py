@@ -89,3 +89,17 @@ def test_torch_knn_agrees_with_faiss_on_real_features(shared_data):
                                    knn_scores(train, test, k=k, backend="faiss"), atol=1e-5)
     with pytest.raises(MscadError, match="backend must be faiss or torch"):
         knn_scores(train, test, backend="annoy")
+
+
+def test_leave_one_out_scores_leave_the_image_itself_out():
+    from mscad.scoring import leave_one_out_scores
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 8)).astype(np.float32)
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    distance = 1 - u @ u.T
+    np.fill_diagonal(distance, np.inf)  # brute force: the others only
+    expected = np.sort(distance, axis=1)[:, :2].sum(axis=1)
+    np.testing.assert_allclose(leave_one_out_scores(x, k=2), expected, atol=1e-5)
+    with pytest.raises(MscadError, match="need at least 3 train features"):
+        leave_one_out_scores(x[:2], k=2)

@@ -151,3 +151,24 @@ def test_an_uninstrumented_run_trains_the_same_weights_without_the_statistics(sh
     assert lean.auroc is None and len(lean.history) == len(full.history)
     labelled = fine_tune(shapes_cfg, data=data, progress=False, cache=False, instrument=False)
     assert labelled.auroc == fine_tune(shapes_cfg, data=data, progress=False, cache=False).auroc
+
+
+def test_validation_curve_reads_only_train_images(shared_data):
+    """--validation-images: every evaluated epoch gets a val_auroc from other classes'
+    train images and the normal train images (leave-one-out); no test image is among them."""
+    from mscad.train import experiment_data
+
+    cfg = TrainConfig(dataset="cifar10", normal_class="cat", objective="msc", profile="quick",
+                      epochs=1, train_limit=40, test_limit=100, validation_images=60, device="cpu")
+    data = experiment_data(cfg)
+    assert data.validation.shape[0] == 60
+    test_set = {t.numpy().tobytes() for t in data.test}
+    train_set = {t.numpy().tobytes() for t in data.train}
+    assert not any(v.numpy().tobytes() in test_set | train_set for v in data.validation)
+    run = fine_tune(cfg, progress=False, data=data, cache=False)
+    values = [h["val_auroc"] for h in run.result.history]
+    assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
+    assert run.result.config["validation_images"] == 60
+    with pytest.raises(MscadError, match="already a validation run"):
+        TrainConfig(objective="msc", profile="quick", validation_images=10,
+                    evaluate_on="validation").resolved()

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The paper's data scale on 2 cores (issue 29): all 5,000 normal train images of a class
+# and all 10,000 test images, in the order the book needs them; every stage resumes
+# (a sweep skips finished runs and resumes the one in flight; the grid resumes its
+# extraction chunk by chunk).
+#
+#   grid  DN2 on all ten classes for Lite0 at 64, 128 and 224 px and Lite1/Lite2 at their
+#         native 240/260 px, beside the cpu profile's subsets from the same features
+#         (experiments/dn2_grid.py -> results/dn2-grid/)
+#   T     Table 3's main rows at full data, 64 px: DN2, center, contrastive and MSC at the
+#         cpu protocol's validation-chosen rates, a short horizon of HORIZON epochs, every
+#         epoch scored on the test set AND on a validation curve (--validation-images: other
+#         classes' train images against the normal train images left one out; no test
+#         image). The table reads each run's test ROC-AUC at the epoch its own validation
+#         curve picks (mscad.protocol.epoch_on_validation). Seeds 0, 1, 2.
+#         -> results/datascale/table3/
+#   F     Fig. 5 at full data, 64 px: contrastive and MSC under MSC's SGD (lr 1e-3), the
+#         center loss at its validation-chosen rate (1e-7, PANDA's momentum 0.9), 20 epochs
+#         (1,560 optimizer steps, the paper's), test and validation scored every second
+#         epoch, seed 0 (then 1). -> results/datascale/collapse/
+#   N     MSC and DN2 at Lite0's native 224 px on full data, one seed, classes in CIFAR-10's
+#         order as far as the budget goes. -> results/datascale/native224/
+#
+# Usage: MSCAD_DATA=/path/to/data experiments/datascale.sh [grid|T|F|N ...]  (default: grid T F)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+export MSCAD_PROFILE=cpu
+FULL="--train-limit 0 --test-limit 0"
+SWEEP="$PY -m mscad sweep --dataset cifar10 --quiet $FULL"
+SEEDS=${SEEDS:-0,1,2}
+HORIZON=${HORIZON:-3}          # Table 3's short horizon, in epochs (78 steps each)
+VALIDATION="--validation-images 2000"
+
+chosen_lr() { $PY experiments/select_lr.py --objective "$1"; }
+
+stage_grid() {
+  $PY experiments/dn2_grid.py
+}
+
+stage_T() {
+  for seed in ${SEEDS//,/ }; do
+    $SWEEP --classes all --objectives dn2 --seeds "$seed" --out-dir results/datascale/table3
+    for o in msc contrastive center; do
+      $SWEEP --classes all --objectives "$o" --lr "$(chosen_lr "$o")" --epochs "$HORIZON" \
+        --eval-every 1 $VALIDATION --seeds "$seed" --out-dir results/datascale/table3
+    done
+  done
+}
+
+stage_F() {
+  for seed in ${SEEDS_F:-0 1}; do
+    for o in contrastive msc; do
+      $SWEEP --classes all --objectives "$o" --lr 1e-3 --momentum 0 --epochs 20 --eval-every 2 \
+        $VALIDATION --seeds "$seed" --out-dir results/datascale/collapse
+    done
+    $SWEEP --classes all --objectives center --lr 1e-7 --momentum 0.9 --epochs 20 --eval-every 2 \
+      $VALIDATION --seeds "$seed" --out-dir results/datascale/collapse
+  done
+}
+
+stage_N() {
+  $SWEEP --classes "${NATIVE_CLASSES:-all}" --objectives dn2,msc --image-size 224 \
+    --lr "$(chosen_lr msc)" --epochs "$HORIZON" --eval-every 1 $VALIDATION --seeds 0 \
+    --out-dir results/datascale/native224
+}
+
+for stage in "${@:-grid T F}"; do
+  for s in $stage; do
+    echo "== stage $s: $(date -u +%H:%M:%S)"
+    "stage_$s"
+  done
+done
+echo "== done: $(date -u +%H:%M:%S)"
