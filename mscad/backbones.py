@@ -191,7 +191,7 @@ BACKBONE_SPECS = Registry("backbone", {
         "conv_proj", "class_token", "encoder.pos_embedding",
         *(f"encoder.layers.encoder_layer_{i}" for i in range(6))), channels_last=False),
 })
-BACKBONES = tuple(BACKBONE_SPECS)
+BACKBONES = BACKBONE_SPECS  # the names, live: a registered backbone is one of them at once
 
 
 def _feature_dim(head: nn.Module) -> int:

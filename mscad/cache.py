@@ -18,19 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import MscadError
+from .provenance import CODE_MODULES, code_identity, extension_identity  # noqa: F401
 from .results import RunResult, result_json, set_aside, strict_json
-
-# The modules whose source can change a run's numbers (not the CLI, plots or reports).
-CODE_MODULES = ("augment", "backbones", "config", "data", "images", "losses", "metrics", "model",
-                "objectives", "registry", "scoring", "train")
-
 
 def cache_root() -> Path:
     return Path(os.environ.get("MSCAD_CACHE") or Path.home() / ".cache" / "mscad").expanduser()
@@ -38,22 +33,6 @@ def cache_root() -> Path:
 
 def cache_enabled() -> bool:
     return os.environ.get("MSCAD_NO_CACHE", "").lower() not in ("1", "true", "yes")
-
-
-@lru_cache(maxsize=None)
-def code_identity() -> str:
-    import importlib
-    import importlib.metadata as md
-
-    h = hashlib.sha256()
-    for name in CODE_MODULES:
-        h.update(Path(importlib.import_module(f"mscad.{name}").__file__).read_bytes())
-    for package in ("torch", "torchvision", "timm", "kornia"):
-        try:
-            h.update(f"{package}=={md.version(package)}".encode())
-        except md.PackageNotFoundError:
-            h.update(f"{package} missing".encode())
-    return h.hexdigest()
 
 
 def data_identity(data) -> str:
@@ -77,7 +56,8 @@ def run_key(cfg, data, images: str | None = None, variant: str | None = None) ->
     settings = dict(cfg.as_dict(), device=str(cfg.device).split(":")[0])
     if variant:
         settings["variant"] = variant
-    blob = json.dumps(dict(settings=settings, data=images or data_identity(data), code=code_identity()),
+    blob = json.dumps(dict(settings=settings, data=images or data_identity(data), code=code_identity(),
+                           extensions=extension_identity(cfg.objective, cfg.backbone)),
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

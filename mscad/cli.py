@@ -20,7 +20,7 @@ def _epilog() -> str:
     from .config import PROFILES
     from .data import DATASETS
 
-    return (f"Data sets: {', '.join(DATASETS)}, or a folder with train/<class>/ and test/<class>/, "
+    return (f"Data sets: {', '.join(DATASETS.values())}, or a folder with train/<class>/ and test/<class>/, "
             f"read from $MSCAD_DATA (default ./data). Backbones: {', '.join(BACKBONES)} "
             "(efficientnet_lite0 works offline). $MSCAD_PROFILE "
             f"({', '.join(PROFILES)}) sets the scale; explicit flags override it.")

@@ -3,7 +3,6 @@ the committed results folders, and the comparability rules (one data set, backbo
 scale per comparison; which seeds and classes are complete)."""
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -24,38 +23,53 @@ def _run_seconds(result: dict):
 
 
 def load_results(folder: str | Path) -> pd.DataFrame:
-    """One row per RESULT.json under ``folder`` (recursively). A file that is not valid
-    JSON is named in a warning and left out; other JSON files (no auroc/config) are not
+    """One row per result file under ``folder`` (recursively), each read through the
+    result type (:class:`mscad.results.RunResult`: one migration path for every schema
+    version). What is not a usable result is left out *and named* in a warning: a file
+    that is not valid JSON or holds a non-finite number, a result of a newer schema, a
+    folder named like a result; other JSON files (no auroc/config/history) are not
     results and are skipped."""
+    from .results import CorruptResultError, RunResult, is_result, strict_json
+
     folder = Path(folder)
     if not folder.exists():
         raise MscadError(f"no results folder {folder}; run `python -m mscad sweep --out-dir {folder}` first.")
     rows, unreadable = [], []
+
+    def left_out(path, why):
+        unreadable.append(path.name)
+        warnings.warn(f"{path} {why} and is left out; delete it or run that experiment again.",
+                      stacklevel=3)
+
     for path in sorted(folder.rglob("*.json")):
-        try:
-            r = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            unreadable.append(path.name)
-            warnings.warn(f"{path} is not valid JSON ({e}) and is left out; delete it or run that "
-                          "experiment again.", stacklevel=2)
-            continue
-        if not isinstance(r, dict) or "auroc" not in r or "config" not in r:
+        if not path.is_file():
+            left_out(path, "is not a file (a folder named like a result)")
             continue
         try:
-            rows.append(_row(r, path))
+            raw = strict_json(path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            left_out(path, f"is not valid JSON ({e})")
+            continue
+        except OSError as e:
+            left_out(path, f"cannot be read ({e.strerror or e})")
+            continue
+        if not is_result(raw):
+            continue
+        try:
+            rows.append(_row(RunResult.from_dict(raw), path))
+        except CorruptResultError as e:
+            left_out(path, f"is not a result this mscad can read ({e})")
         except (KeyError, TypeError, ValueError, IndexError) as e:
-            unreadable.append(path.name)
-            warnings.warn(f"{path} is an incomplete result ({type(e).__name__}: {e}: its config or "
-                          "history lacks a setting) and is left out; run that experiment again.",
-                          stacklevel=2)
+            left_out(path, f"is an incomplete result ({type(e).__name__}: {e}: its config or history "
+                     "lacks a setting)")
     if not rows:
         extra = f" ({len(unreadable)} unreadable: {', '.join(unreadable[:3])})" if unreadable else ""
         raise MscadError(f"no result files (RESULT.json with auroc and config) under {folder}{extra}.")
     return pd.DataFrame(rows)
 
 
-def _row(r: dict, path: Path) -> dict:
-    """One result file's row of :func:`load_results`."""
+def _row(r, path: Path) -> dict:
+    """One result's row of :func:`load_results` (``r``: a :class:`mscad.results.RunResult`)."""
     c = dict(r["config"])
     c.update({k: table[c[k]] for k, table in LEGACY.items() if k in c and c[k] in table})
     return dict(dataset=c["dataset"], backbone=c["backbone"], objective=c["objective"],

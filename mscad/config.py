@@ -287,37 +287,7 @@ class TrainConfig:
         values["seed"] = check_seed(values["seed"])
         values["device"] = resolve_device(values["device"])
         values["precision"] = resolve_precision(values["precision"], values["device"])
-        c = ResolvedConfig(**values)
-        check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
-                     temperature=c.temperature, clip_grad_norm=c.clip_grad_norm)
-        check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
-                       eval_every=c.eval_every, temperature=c.temperature, k=c.k,
-                       similarity_images=c.similarity_images)
-        low, high = IMAGE_SIZE_RANGE
-        if not low <= c.image_size <= high:
-            raise MscadError(f"image-size must be between {low} and {high} pixels, got {c.image_size}.")
-        if c.momentum < 0 or c.weight_decay < 0:
-            raise MscadError("momentum and weight-decay must be 0 or more, got "
-                             f"{c.momentum} and {c.weight_decay}.")
-        if c.clip_grad_norm < 0:
-            raise MscadError(f"--clip-grad-norm must be 0 (no clipping) or more, got "
-                             f"{c.clip_grad_norm}.")
-        if objective.trains:
-            check_positive(epochs=c.epochs)
-        if objective.views == 2 and c.batch_size < 2:
-            raise MscadError(f"{c.objective} compares each image's two views with the other images "
-                             f"of its batch, so it needs --batch-size 2 or more (got {c.batch_size}); "
-                             "with one image the loss is constant and nothing is learned.")
-        if c.validation_images < 0:
-            raise MscadError(f"--validation-images must be 0 (none) or a number of images, got "
-                             f"{c.validation_images}.")
-        if c.validation_images and c.evaluate_on == "validation":
-            raise MscadError("--validation-images scores other classes' train images beside the test "
-                             "set; with --evaluate-on validation the run is already a validation run: "
-                             "use one or the other.")
-        if c.early_stop_epoch is not None:
-            check_positive(early_stop_epoch=c.early_stop_epoch)
-        return c
+        return ResolvedConfig(**values)  # checked as it is made (__post_init__)
 
 
 @dataclass(frozen=True, eq=False)  # equality as TrainConfig's: by value
@@ -325,11 +295,72 @@ class ResolvedConfig(TrainConfig):
     """Settings after :meth:`TrainConfig.resolved`: no ``None`` left except the genuinely
     optional ones (``anomalous_class``/``normal_class`` by setting, ``early_stop_epoch``),
     every value checked. The type says it, so nothing resolves twice: ``resolved()``
-    returns the same object. (``dataclasses.replace`` on one keeps the type, for the loop's
-    own adjustments such as a batch shrunk to the train set; it does not re-check.)"""
+    returns the same object. Every one is checked as it is made, ``dataclasses.replace``
+    included (``replace(cfg, batch_size=0)`` raises); :meth:`for_train_set` fits the
+    batch to the train set.)"""
+
+    def __post_init__(self):
+        # every ResolvedConfig is checked, however it is made: by resolved(), or by
+        # dataclasses.replace (which calls __init__ again), so none holds an invalid setting
+        _check_resolved(self)
 
     def resolved(self) -> "ResolvedConfig":
         return self
+
+    def for_train_set(self, n_train: int) -> "ResolvedConfig":
+        """The settings fitted to a train set of ``n_train`` normal images: a k the gallery
+        cannot give is refused; a batch larger than the set becomes the whole set (said on
+        stderr; the result's config records the size used)."""
+        import sys
+
+        if n_train < 2:
+            raise MscadError(f"training and its statistics need at least 2 normal train images, got "
+                             f"{n_train}; raise --train-limit or add images.")
+        if self.k > n_train:
+            raise MscadError(f"k={self.k} is larger than the {n_train} normal train images; use --k "
+                             f"{n_train} or less, or more train images (--train-limit).")
+        if get_objective(self.objective).trains and self.batch_size > n_train:
+            print(f"mscad: batch-size {self.batch_size} is larger than the {n_train} normal train "
+                  f"images; using batch-size {n_train} (recorded in the result's config).",
+                  file=sys.stderr)
+            return dataclasses.replace(self, batch_size=n_train)
+        return self
+
+
+def _check_resolved(c: "ResolvedConfig"):
+    """The checks every resolved config passes (ranges, finiteness, combinations)."""
+    objective = get_objective(c.objective)
+    check_finite(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
+                 temperature=c.temperature, clip_grad_norm=c.clip_grad_norm)
+    check_positive(batch_size=c.batch_size, lr=c.lr, image_size=c.image_size,
+                   eval_every=c.eval_every, temperature=c.temperature, k=c.k,
+                   similarity_images=c.similarity_images)
+    low, high = IMAGE_SIZE_RANGE
+    if not low <= c.image_size <= high:
+        raise MscadError(f"image-size must be between {low} and {high} pixels, got {c.image_size}.")
+    if c.momentum < 0 or c.weight_decay < 0:
+        raise MscadError("momentum and weight-decay must be 0 or more, got "
+                         f"{c.momentum} and {c.weight_decay}.")
+    if c.momentum >= 1:  # SGD's velocity would grow without bound
+        raise MscadError(f"--momentum must be below 1 (0 = none, PANDA's 0.9), got {c.momentum}.")
+    if c.clip_grad_norm < 0:
+        raise MscadError(f"--clip-grad-norm must be 0 (no clipping) or more, got "
+                         f"{c.clip_grad_norm}.")
+    if objective.trains:
+        check_positive(epochs=c.epochs)
+    if objective.views == 2 and c.batch_size < 2:
+        raise MscadError(f"{c.objective} compares each image's two views with the other images "
+                         f"of its batch, so it needs --batch-size 2 or more (got {c.batch_size}); "
+                         "with one image the loss is constant and nothing is learned.")
+    if c.validation_images < 0:
+        raise MscadError(f"--validation-images must be 0 (none) or a number of images, got "
+                         f"{c.validation_images}.")
+    if c.validation_images and c.evaluate_on == "validation":
+        raise MscadError("--validation-images scores other classes' train images beside the test "
+                         "set; with --evaluate-on validation the run is already a validation run: "
+                         "use one or the other.")
+    if c.early_stop_epoch is not None:
+        check_positive(early_stop_epoch=c.early_stop_epoch)
 
 
 # Settings a checkpoint must share with the run that resumes it (epochs may grow), those

@@ -234,7 +234,7 @@ _SOURCES = (DatasetSource("cifar10", _cifar10), DatasetSource("cifar100-coarse",
             DatasetSource("mvtec", _mvtec, "<category>", normal_classes=("good",)),
             DatasetSource("dior", _dior))
 DATASET_SOURCES = Registry("data set", _SOURCES)
-DATASETS = tuple(s.usage for s in _SOURCES)  # the names as a user types them
+DATASETS = DATASET_SOURCES.view("usage")  # live; .values(): the names as a user types them
 
 
 def dataset_source(dataset: str) -> DatasetSource | None:
@@ -264,7 +264,7 @@ def load_split(dataset: str, split: str, image_size: int = 224) -> LabelledImage
         return _folder_dataset(path, str(path), split, image_size,
                                f"a folder data set needs {path}/train/<class>/ and {path}/test/<class>/.")
     raise MscadError(f"unknown data set {dataset!r}: not a registered name "
-                     f"({', '.join(DATASETS)}) nor an existing directory.")
+                     f"({', '.join(DATASETS.values())}) nor an existing directory.")
 
 
 # --------------------------------------------------------------------------- protocol

@@ -63,8 +63,8 @@ _RECORDS = (
 )
 
 OBJECTIVES = Registry("objective", _RECORDS)  # in the paper's order
-OBJECTIVE_LABELS = {name: o.label for name, o in OBJECTIVES.items()}  # the built-in ones
-OBJECTIVE_COLORS = {name: o.color for name, o in OBJECTIVES.items()}
+OBJECTIVE_LABELS = OBJECTIVES.view("label")  # live: registered objectives appear too
+OBJECTIVE_COLORS = OBJECTIVES.view("color")
 
 
 def objective_label(name: str) -> str:

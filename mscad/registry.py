@@ -4,9 +4,11 @@ record (the way to extend mscad without editing its modules) and ``require`` to 
 up with the one-sentence error that lists the known names."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .errors import unknown_name
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "FieldView"]
 
 
 class Registry(dict):
@@ -37,3 +39,27 @@ class Registry(dict):
 
     def names(self) -> tuple:
         return tuple(self)
+
+    def view(self, attribute: str) -> "FieldView":
+        """A live read-only mapping name -> ``record.<attribute>``: records registered later
+        appear in it (a copy made at import time would go stale)."""
+        return FieldView(self, attribute)
+
+
+class FieldView(Mapping):
+    """One attribute of every record of a :class:`Registry`, read when asked for."""
+
+    def __init__(self, registry: Registry, attribute: str):
+        self._registry, self._attribute = registry, attribute
+
+    def __getitem__(self, name):
+        return getattr(self._registry[name], self._attribute)
+
+    def __iter__(self):
+        return iter(self._registry)
+
+    def __len__(self):
+        return len(self._registry)
+
+    def __repr__(self):
+        return f"{self._registry.kind} {self._attribute}s {dict(self)!r}"

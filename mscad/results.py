@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .errors import CheckpointError, CorruptResultError, MscadError
-
-
-def environment() -> dict:
-    """Versions and hardware, stored with every result and printed by the chapters."""
-    import torch
-    import torchvision
-
-    return dict(python=platform.python_version(), torch=torch.__version__,
-                torchvision=torchvision.__version__, machine=platform.machine(),
-                cpus=os.cpu_count(),
-                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+from .provenance import code_provenance, environment  # noqa: F401 - re-exported
 
 
 def _atomic_write(path: Path, write):
@@ -203,33 +191,6 @@ class RunResult:
 
     def keys(self):
         return self.to_dict().keys()
-
-
-@lru_cache(maxsize=None)
-def code_provenance() -> dict:
-    """Which code produced a result: mscad's version, the source hash of every module
-    that can change a number (with the torch/torchvision/timm/kornia versions: the run
-    cache's code identity), and, in a git checkout, the commit and whether the package's
-    files differed from it (dirty)."""
-    import subprocess
-
-    from . import __version__
-    from .cache import code_identity
-
-    here = Path(__file__).resolve().parent
-    commit = dirty = None
-    try:
-        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "__init__.py"], cwd=here,
-                                 capture_output=True, text=True, timeout=10).returncode == 0
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None if tracked else None
-        if commit:  # only a checkout whose git tracks this package (not a venv inside a repo)
-            status = subprocess.run(["git", "status", "--porcelain", "--", str(here)], cwd=here,
-                                    capture_output=True, text=True, timeout=10).stdout
-            dirty = bool(status.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass  # no git: the source hash alone says which code it was
-    return dict(mscad=__version__, source_sha256=code_identity(), commit=commit, dirty=dirty)
 
 
 # ------------------------------------------------------------------ runs

@@ -236,19 +236,8 @@ def _resume_state(path: Path, cfg: TrainConfig, images: str) -> dict:
 
 
 def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
-    """Refuse a k the gallery cannot give; shrink a batch larger than the train set to the
-    whole set, say so, and record the size actually used."""
-    if n_train < 2:
-        raise MscadError(f"training and its statistics need at least 2 normal train images, got "
-                         f"{n_train}; raise --train-limit or add images.")
-    if cfg.k > n_train:
-        raise MscadError(f"k={cfg.k} is larger than the {n_train} normal train images; use --k "
-                         f"{n_train} or less, or more train images (--train-limit).")
-    if get_objective(cfg.objective).trains and cfg.batch_size > n_train:
-        print(f"mscad: batch-size {cfg.batch_size} is larger than the {n_train} normal train images; "
-              f"using batch-size {n_train} (recorded in the result's config).", file=sys.stderr)
-        cfg = dataclasses.replace(cfg, batch_size=n_train)
-    return cfg
+    """The settings fitted to the train set (:meth:`mscad.config.ResolvedConfig.for_train_set`)."""
+    return cfg.resolved().for_train_set(n_train)
 
 
 # ------------------------------------------------------------------ hooks of the loop

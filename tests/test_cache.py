@@ -73,3 +73,23 @@ def test_no_cache_switches(shapes, monkeypatch, tmp_path):
     assert main(args + ["--out", str(tmp_path / "b.json"), "--no-cache"]) == 0
     a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
     assert a["auroc"] == b["auroc"]  # trained afresh, same numbers
+
+
+def test_a_registered_extension_s_code_is_in_the_key(shapes, monkeypatch):
+    """Editing a registered objective's loss changes the key, as editing mscad would."""
+    import dataclasses as dc
+
+    from mscad.objectives import OBJECTIVES
+
+    cfg, data = shapes
+    cfg = cfg.resolved()
+    base = cache.run_key(cfg, data)
+    record = OBJECTIVES["msc"]
+
+    def edited_loss(views, center, temperature):  # a user's edit of the loss
+        return 2 * record.loss(views, center, temperature)
+
+    monkeypatch.setitem(OBJECTIVES, "msc", dc.replace(record, loss=edited_loss))
+    assert cache.run_key(cfg, data) != base
+    monkeypatch.setitem(OBJECTIVES, "msc", record)
+    assert cache.run_key(cfg, data) == base

@@ -59,3 +59,20 @@ def test_a_registered_objective_trains_and_is_plotted_with_its_own_colour(folder
         assert objective_color("views-only") == "tab:pink"
     finally:
         del OBJECTIVES["views-only"]
+
+
+def test_registries_are_live_views(monkeypatch):
+    """Names and labels read from a registry include what is registered after import."""
+    import dataclasses as dc
+
+    from mscad.backbones import BACKBONE_SPECS, BACKBONES
+    from mscad.data import DATASET_SOURCES, DATASETS
+    from mscad.objectives import OBJECTIVE_COLORS, OBJECTIVE_LABELS, OBJECTIVES
+
+    monkeypatch.setitem(BACKBONE_SPECS, "my_net", BACKBONE_SPECS["efficientnet_lite0"])
+    assert "my_net" in BACKBONES
+    monkeypatch.setitem(OBJECTIVES, "mine", dc.replace(OBJECTIVES["msc"], name="mine", label="Mine",
+                                                       color="tab:pink"))
+    assert OBJECTIVE_LABELS["mine"] == "Mine" and OBJECTIVE_COLORS.get("mine") == "tab:pink"
+    monkeypatch.setitem(DATASET_SOURCES, "mine", DATASET_SOURCES["cifar10"])
+    assert "mine" in DATASETS and "mvtec:<category>" in DATASETS.values()

@@ -303,3 +303,25 @@ def test_table_names_a_corrupt_file_and_bad_outputs(tmp_path, capsys):
         assert out in err
     err = one_line_error(capsys, main(["table", str(tmp_path), "--dataset", "svhn"]))
     assert "no results for data set 'svhn'" in err and "cifar10" in err
+
+
+def test_every_reader_goes_through_the_result_type(tmp_path):
+    """A newer schema, a non-finite score and a folder named like a result are named and
+    left out, never averaged (mscad.collect.load_results reads through RunResult)."""
+    import warnings
+
+    from mscad.collect import load_results
+
+    write_result(tmp_path / "cat.json", 0.6, "cpu")
+    newer = json.loads((tmp_path / "cat.json").read_text())
+    (tmp_path / "dog.json").write_text(json.dumps(dict(newer, schema=99, auroc=62.5)))
+    (tmp_path / "frog.json").write_text((tmp_path / "cat.json").read_text().replace("0.6", "NaN", 1))
+    (tmp_path / "sub.json").mkdir()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = load_results(tmp_path)
+    said = " ".join(str(w.message) for w in caught)
+    assert list(table.auroc) == [60.0]  # only the readable result
+    assert "dog.json is not a result this mscad can read" in said and "newer mscad" in said
+    assert "frog.json is not valid JSON" in said
+    assert "sub.json is not a file" in said

@@ -172,3 +172,17 @@ def test_validation_curve_reads_only_train_images(shared_data):
     with pytest.raises(MscadError, match="already a validation run"):
         TrainConfig(objective="msc", profile="quick", validation_images=10,
                     evaluate_on="validation").resolved()
+
+
+def test_a_resolved_config_is_checked_however_it_is_made():
+    import dataclasses
+
+    cfg = TrainConfig(objective="msc", profile="quick", device="cpu").resolved()
+    with pytest.raises(MscadError, match="batch-size must be positive"):
+        dataclasses.replace(cfg, batch_size=0)
+    with pytest.raises(MscadError, match="momentum must be below 1"):
+        dataclasses.replace(cfg, momentum=1.5)
+    fitted = cfg.for_train_set(10)  # the batch rule belongs to the settings
+    assert fitted.batch_size == 10 and type(fitted) is type(cfg)
+    with pytest.raises(MscadError, match="k=3 is larger than the 2 normal train images"):
+        dataclasses.replace(cfg, k=3).for_train_set(2)
