@@ -155,6 +155,12 @@ def sweep_jobs(args) -> list:
     from .objectives import OBJECTIVES
 
     objectives = _split(args.objectives)
+    if not objectives:
+        raise MscadError(f"--objectives lists no objective (got {args.objectives!r}); give some of "
+                         f"{', '.join(OBJECTIVES)}.")
+    if not _split(args.classes):
+        raise MscadError(f"--classes lists no class (got {args.classes!r}); give class names or "
+                         "indices separated by commas, or all.")
     backbones = _split(args.backbones) if args.backbones else [_config(args).resolved().backbone]
     for name, known, kind in [(o, OBJECTIVES, "objective") for o in objectives] + \
                              [(b, BACKBONES, "backbone") for b in backbones]:

@@ -204,8 +204,8 @@ def divergence_fix(cfg: TrainConfig) -> str:
         causes.append(f"--temperature {cfg.temperature:g} (a small tau sharpens the logits)")
     if cfg.precision == "fp16":
         causes.append("--precision fp16 (try bf16 or fp32)")
-    return ("lower --lr and run again (settings that can make the weights diverge: "
-            + ", ".join(causes) + ")")
+    return ("lower --lr and run again, with --overwrite so the diverged run's checkpoint is set "
+            "aside (settings that can make the weights diverge: " + ", ".join(causes) + ")")
 
 
 def _diverged(epoch: int, losses: list, checkpoint, cfg: TrainConfig) -> NonFiniteError:

@@ -137,3 +137,15 @@ def test_verify_reruns_a_result_and_compares_it(folder_dataset, tmp_path, capsys
     assert stop.value.code == 1
     assert "NOT reproduced: largest difference 5.000 points" in capsys.readouterr().out
     assert main(["verify", str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--classes", "", "--classes lists no class"),
+    ("--classes", " , ", "--classes lists no class"),
+    ("--objectives", "", "--objectives lists no objective"),
+])
+def test_an_empty_list_in_a_sweep_is_refused(folder_dataset, tmp_path, capsys, flag, value, message):
+    rc = main(["sweep", "--dataset", str(folder_dataset), "--profile", "quick", flag, value,
+               "--out-dir", str(tmp_path / "sweep"), "--quiet"])
+    assert rc == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists() or not any((tmp_path / "sweep").rglob("*.json"))

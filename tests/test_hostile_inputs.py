@@ -172,6 +172,7 @@ def test_divergence_names_the_settings_that_cause_it():
 
     text = divergence_fix(TrainConfig(objective="msc", profile="quick", lr=10.0).resolved())
     assert "--lr 10" in text and "--momentum 0" in text and "--temperature 0.25" in text
+    assert "--overwrite" in text  # the rerun it asks for would be refused without it
 
 
 @pytest.mark.parametrize("profile", ["quick", "cpu", "gpu", "paper"])
