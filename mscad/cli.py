@@ -173,7 +173,10 @@ def sweep_jobs(args) -> list:
             args.dataset or TrainConfig.dataset, known_classes)
     else:
         classes = _split(args.classes)
-    classes = [known_classes[resolve_class(c, known_classes)] for c in classes]
+    from .data import indexable
+
+    by_index = indexable(args.dataset or TrainConfig.dataset)
+    classes = [known_classes[resolve_class(c, known_classes, by_index)] for c in classes]
     seeds = _seeds(args)
     out_dir = Path(args.out_dir)
     role = "anomalous_class" if args.setting == "multi-class" else "normal_class"

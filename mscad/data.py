@@ -118,6 +118,17 @@ def _missing(name: str, path: Path, how: str) -> MscadError:
     return MscadError(f"data set {name!r} not found: looked in {path}; {how}")
 
 
+def is_class_folder(path: Path) -> bool:
+    """A folder that can be a class: not hidden, not made by a tool (``.ipynb_checkpoints``
+    from Jupyter, ``__MACOSX`` from unzipping on a Mac, ``__pycache__``)."""
+    return path.is_dir() and not path.name.startswith((".", "__"))
+
+
+def class_folders(folder: Path) -> list:
+    """The class folders in ``folder``, sorted by name."""
+    return sorted(d.name for d in folder.iterdir() if is_class_folder(d))
+
+
 def _from_folders(split_dir: Path, classes: list, image_size: int) -> LabelledImages:
     labels, files = [], []
     for index, cls in enumerate(classes):
@@ -140,7 +151,7 @@ def _folder_dataset(root: Path, name: str, split: str, image_size: int, how: str
     classes = []
     for s in ("train", "test"):
         if (root / s).is_dir():
-            classes += [d.name for d in sorted((root / s).iterdir()) if d.is_dir() and d.name not in classes]
+            classes += [c for c in class_folders(root / s) if c not in classes]
     return _from_folders(split_dir, classes, image_size)
 
 
@@ -163,12 +174,22 @@ def _torchvision_cifar(kind: str, root: str, train: bool):
 
 def _cifar10(root: Path, split: str, image_size: int, _) -> LabelledImages:
     if (root / "cifar10" / "train").is_dir():
-        data = _folder_dataset(root / "cifar10", "cifar10", split, image_size, "")
-        if set(data.classes) == set(CIFAR10_CLASSES):  # keep the standard index order
-            order = [data.classes.index(c) for c in CIFAR10_CLASSES]
-            data.labels = np.argsort(order)[data.labels]
-            data.classes = list(CIFAR10_CLASSES)
-        return data
+        # a registered set keeps its fixed class order (indices 0-9 mean the standard
+        # classes) whatever else sits in the folder; other folders are named and ignored
+        base = root / "cifar10"
+        found = set().union(*(class_folders(base / s) for s in ("train", "test") if (base / s).is_dir()))
+        missing = [c for c in CIFAR10_CLASSES if c not in found]
+        if missing:
+            raise MscadError(f"{base} is missing CIFAR-10 class folders: {', '.join(missing)} (each split "
+                             "needs train/<class>/ and test/<class>/ for all ten); restore them, or use "
+                             "the folder as a data set of its own (--dataset " + str(base) + ").")
+        extra = sorted(found - set(CIFAR10_CLASSES))
+        if extra:
+            import warnings
+
+            warnings.warn(f"{base} holds folders that are not CIFAR-10 classes ({', '.join(extra)}); "
+                          "they are ignored.", stacklevel=2)
+        return _from_folders(base / split, list(CIFAR10_CLASSES), image_size)
     images, labels, classes = _torchvision_cifar("cifar10", str(root / "cifar10"), split == "train")
     return LabelledImages(labels, classes, images=images, image_size=image_size)
 
@@ -189,7 +210,7 @@ def _catsvsdogs(root: Path, split: str, image_size: int, _) -> LabelledImages:
     if not base.is_dir():
         raise _missing("catsvsdogs", base, "download Microsoft's PetImages (Kaggle 'Dogs vs. Cats') "
                        "and put its Cat/ and Dog/ folders there.")
-    classes = sorted(d.name for d in base.iterdir() if d.is_dir())
+    classes = class_folders(base)
     labels, files = [], []
     for index, cls in enumerate(classes):
         paths = list_images(base / cls)
@@ -289,16 +310,26 @@ class OneClassData:
                 f"train, {len(self.test)} {self.evaluate_on} ({int(self.test_labels.sum())} anomalous)")
 
 
-def resolve_class(name, classes: list) -> int:
-    """Index of a class given by name or (for registered sets) by index."""
-    if isinstance(name, (int, np.integer)) or (isinstance(name, str) and name.isdigit() and name not in classes):
+def resolve_class(name, classes: list, by_index: bool = True) -> int:
+    """Index of a class given by name or, where ``by_index`` (registered data sets, whose
+    class order is fixed), by its index. In a folder data set a number is a folder name
+    like any other: ``1`` never silently means the second folder."""
+    if str(name) in classes:
+        return classes.index(str(name))
+    if by_index and (isinstance(name, (int, np.integer)) or (isinstance(name, str) and name.isdigit())):
         index = int(name)
         if 0 <= index < len(classes):
             return index
-    elif name in classes:
-        return classes.index(name)
-    raise MscadError(f"class {name!r} is not in this data set; its classes are: "
-                     f"{', '.join(f'{i}={c}' for i, c in enumerate(classes))}.")
+    listed = (", ".join(f"{i}={c}" for i, c in enumerate(classes)) if by_index
+              else ", ".join(classes))
+    raise MscadError(f"class {name!r} is not in this data set; its classes are: {listed}"
+                     + ("" if by_index else " (a folder data set's classes are named by their folders)")
+                     + ".")
+
+
+def indexable(dataset: str) -> bool:
+    """Whether classes of ``dataset`` may be given by index: registered sets only."""
+    return dataset_source(dataset) is not None
 
 
 def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -342,12 +373,12 @@ def one_class_split(dataset: str, train_all: LabelledImages, test_all: LabelledI
     test_class_index = np.array([classes.index(test_all.classes[i]) for i in test_all.labels])
     train_class_index = np.array([classes.index(train_all.classes[i]) for i in train_all.labels])
     if normal_class is not None:
-        target = resolve_class(normal_class, classes)
+        target = resolve_class(normal_class, classes, indexable(dataset))
         train_idx = np.flatnonzero(train_class_index == target)
         test_labels = (test_class_index != target).astype(np.int64)
         setting = "one-class"
     else:
-        target = resolve_class(anomalous_class, classes)
+        target = resolve_class(anomalous_class, classes, indexable(dataset))
         train_idx = np.flatnonzero(train_class_index != target)  # labels are not used further
         test_labels = (test_class_index == target).astype(np.int64)
         setting = "multi-class"
@@ -379,7 +410,7 @@ def validation_anomalies(dataset: str, normal_class, n: int, image_size: int, se
     in-sample: it leans towards longer training, which the book says where it is used)."""
     train_all = load_split(dataset, "train", image_size)
     classes = list(dict.fromkeys(train_all.classes))
-    target = resolve_class(normal_class, classes)
+    target = resolve_class(normal_class, classes, indexable(dataset))
     others = np.flatnonzero(np.asarray(train_all.labels) != target)
     if len(others) == 0:
         raise MscadError(f"a validation curve needs train images of classes other than "

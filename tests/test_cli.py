@@ -29,7 +29,7 @@ def test_run_writes_the_result_contract(folder_dataset, tmp_path, capsys):
     (["--objective", "svdd"], "unknown objective"),
     (["--profile", "fast"], "unknown profile"),
     (["--epochs", "-1"], "epochs must be positive"),
-    (["--normal-class", "hexagon"], "classes are: 0=circle"),
+    (["--normal-class", "hexagon"], "classes are: circle"),
     (["--out", "/proc/nope/r.json"], "cannot write /proc/nope/r.json"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(folder_dataset, tmp_path, args, message):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from mscad.data import (CIFAR100_SUPERCLASSES, FINE_TO_COARSE, load_split, one_class_data,
+from mscad.data import (CIFAR10_CLASSES, CIFAR100_SUPERCLASSES, FINE_TO_COARSE, load_split, one_class_data,
                         stratified_subset)
 from mscad.errors import MscadError
 
@@ -72,7 +72,7 @@ def test_stratified_subset_keeps_shares():
 
 
 def test_bad_inputs_give_clear_errors(folder_dataset, tmp_path, monkeypatch):
-    with pytest.raises(MscadError, match="classes are: 0=circle, 1=noise, 2=square"):
+    with pytest.raises(MscadError, match="classes are: circle, noise, square"):
         one_class_data(str(folder_dataset), "triangle")
     with pytest.raises(MscadError, match="unknown data set 'imagenet-o'.*cifar10"):
         one_class_data("imagenet-o", 0)
@@ -142,3 +142,37 @@ def test_split_indices_select_exactly_the_experiments_images(shared_data):
     assert len(full.train_idx) == 5000 and len(full.test_idx) == 10000
     assert (np.asarray(train_all.labels)[full.train_idx] == 3).all()  # cat is CIFAR-10's class 3
     assert full.test_labels.sum() == 9000
+
+
+def test_the_class_a_user_names_is_the_class_that_trains(shared_data, tmp_path, monkeypatch):
+    """Hidden and tool-made folders are never classes; CIFAR-10 keeps its class order
+    whatever else sits in its folder; in a folder set a number is a name, not an index."""
+    import shutil
+    import warnings
+
+    from conftest import make_folder_dataset
+
+    # a copy of CIFAR-10's layout (one image per class) with Jupyter's and a Mac's folders
+    root = tmp_path / "data"
+    for split in ("train", "test"):
+        for c in CIFAR10_CLASSES:
+            (root / "cifar10" / split / c).mkdir(parents=True)
+            for i in range(3):
+                shutil.copy(shared_data / "cifar10" / split / c / f"{i:04d}.jpg", root / "cifar10" / split / c)
+    (root / "cifar10" / "train" / ".ipynb_checkpoints").mkdir()
+    (root / "cifar10" / "train" / "__MACOSX").mkdir()
+    (root / "cifar10" / "train" / "aardvark").mkdir()  # sorts first: would shift every index
+    monkeypatch.setenv("MSCAD_DATA", str(root))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = one_class_data("cifar10", "3", image_size=32)
+    assert data.target_class == "cat"  # CIFAR-10's index 3
+    assert "aardvark" in " ".join(str(w.message) for w in caught)
+    # a folder set whose classes are numbers: "1" is not the second folder
+    digits = make_folder_dataset(tmp_path / "digits", classes=("0", "2", "3"))
+    (digits / "train" / ".ipynb_checkpoints").mkdir()
+    (digits / "train" / "__MACOSX").mkdir()
+    assert one_class_data(str(digits), "2", image_size=24).target_class == "2"
+    with pytest.raises(MscadError, match="class '1' is not in this data set; its classes are: 0, 2, 3"):
+        one_class_data(str(digits), "1", image_size=24)
+    assert load_split(str(digits), "train", 24).classes == ["0", "2", "3"]
