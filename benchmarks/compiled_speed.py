@@ -79,7 +79,7 @@ def epoch_seconds(n_train, n_test, repeats):
         if name == "compiled":  # what fine_tune does: the evaluation compiled
             model.compile_for(BATCH)
         if name == "compiled step":  # and the training step too (not the default: slower here)
-            model.compile_for(BATCH, 2 * cfg.batch_size)
+            model.compile_for(BATCH, training=(2 * cfg.batch_size,))
         frozen = dict(train=FrozenActivations.build(model, data.train, cfg.image_size),
                       test=FrozenActivations.build(model, data.test, cfg.image_size))
         center = compute_center(model, data.train, cfg)

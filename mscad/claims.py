@@ -198,6 +198,8 @@ def _fig5_row(claim: Claim, cache: dict) -> dict:
     if claim.folder not in cache:
         cache[claim.folder] = fig5_tests(seed_curves(claim.folder))
     parts = cache[claim.folder]
+    if parts.empty:  # no objective has a seed with every class yet
+        return {}
     parts = parts[parts.key == claim.key]
     if parts.empty:
         return {}
@@ -208,8 +210,9 @@ def _fig5_row(claim: Claim, cache: dict) -> dict:
         return m if r.unit == "points" else f"{m} ({r.unit})"
 
     text = "; ".join(f"{r.part.split(':')[0]} {number(r)}" for r in parts.itertuples())
+    first = parts.iloc[0]  # the numeric columns: the claim's first part (its direction or shape)
     return {"verdict": fig5_verdict(parts), "ours: margin [95% interval]": text,
-            "p": float(parts.p.max())}
+            "p": float(parts.p.max()), "mean": first["mean"], "low": first["low"], "high": first["high"]}
 
 
 def claim_phrase(table: pd.DataFrame, key: str) -> str:
@@ -219,7 +222,8 @@ def claim_phrase(table: pd.DataFrame, key: str) -> str:
     if row["verdict"] == "not tested yet":
         return f"not tested yet ({row['ours: margin [95% interval]']})"
     margin = row["ours: margin [95% interval]"].replace(" (one seed)", "")  # the verdict says it
-    return f"{margin} points, {row['verdict']}; the paper: {row['paper']}"
+    unit = "" if ";" in margin else " points"  # a Fig. 5 row names each part's unit itself
+    return f"{margin}{unit}, {row['verdict']}; the paper: {row['paper']}"
 
 
 def shown(table: pd.DataFrame) -> pd.DataFrame:
@@ -460,7 +464,8 @@ def fig5_tests(curves: pd.DataFrame) -> pd.DataFrame:
                             f"(epoch {int(worst)})", margins.loc[worst])
                 row["detail"] = f"{int((margins.gt(0).all(axis=1)).sum())} of {len(margins)} epochs above in every seed"
             rows.append(dict(key=key, objective=objective, **row))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["key", "objective", "part", "mean", "low", "high", "verdict", "p",
+                                       "unit", "detail"])
 
 
 def fig5_verdict(parts: pd.DataFrame) -> str:

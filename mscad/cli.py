@@ -161,6 +161,9 @@ def sweep_jobs(args) -> list:
     if not _split(args.classes):
         raise MscadError(f"--classes lists no class (got {args.classes!r}); give class names or "
                          "indices separated by commas, or all.")
+    if args.backbones is not None and not _split(args.backbones):
+        raise MscadError(f"--backbones lists no backbone (got {args.backbones!r}); give names separated "
+                         "by commas, or leave it out for the profile's.")
     backbones = _split(args.backbones) if args.backbones else [_config(args).resolved().backbone]
     for name, known, kind in [(o, OBJECTIVES, "objective") for o in objectives] + \
                              [(b, BACKBONES, "backbone") for b in backbones]:
@@ -310,9 +313,10 @@ def cmd_verify(args):
 def _compile_flag(parser):
     from .compiled import MODES
 
-    parser.add_argument("--compile", choices=MODES, help="run the model's forward passes compiled "
-                        "(torch.compile; the same numbers to float rounding): auto = on the CPU "
-                        "except at the quick profile, off on CUDA (default: $MSCAD_COMPILE, else auto)")
+    parser.add_argument("--compile", choices=MODES, help="run the evaluation's forward passes compiled "
+                        "(torch.compile; the same numbers to float rounding): auto = on the CPU from "
+                        "128 px, except at the quick profile; off on CUDA until verified (default: "
+                        "$MSCAD_COMPILE, else auto)")
 
 
 def _parser() -> argparse.ArgumentParser:

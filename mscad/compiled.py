@@ -79,18 +79,20 @@ class StaticCompiled:
 
     def __init__(self, fn: Callable, name: str):
         self.fn, self.name = fn, name
-        self.batch_sizes: set[int] = set()
+        self.batch_sizes: set[int] = set()  # run compiled without gradients (evaluation)
+        self.training_batch_sizes: set[int] = set()  # and with them (the training step)
         self._compiled = None
         self.failed: str | None = None
         self.calls = 0  # calls that ran compiled
 
     def __call__(self, x):
-        if self.failed is not None or x.shape[0] not in self.batch_sizes:
+        import torch
+
+        sizes = self.training_batch_sizes if torch.is_grad_enabled() else self.batch_sizes
+        if self.failed is not None or x.shape[0] not in sizes:
             return self.fn(x)
         try:
             if self._compiled is None:
-                import torch
-
                 _cache_dir()
                 self._compiled = torch.compile(self.fn, dynamic=False)
             out = self._compiled(x)

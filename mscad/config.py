@@ -170,8 +170,9 @@ class TrainConfig:
 
     dataset: str = setting("cifar10", "registered data set or a folder with train/<class>/ and "
                            "test/<class>/ (see the data sets list below)", roles=(R, S))
-    normal_class: str | None = setting("0", "the normal class, by name or index (one-class "
-                                       "setting)", sweep=False, show_default=False, roles=(R,))
+    normal_class: str | None = setting("0", "the normal class, by name (or index, for a registered "
+                                       "data set; a folder set's classes are its folder names) "
+                                       "(one-class setting)", sweep=False, show_default=False, roles=(R,))
     anomalous_class: str | None = setting(None, "the anomalous class; all others are normal "
                                           "(multi-class setting, Table 5)", sweep=False, roles=(R,))
     objective: str = setting("msc", "one of " + ", ".join(OBJECTIVES) + " (dn2 = no fine-tuning)",
@@ -319,6 +320,10 @@ class ResolvedConfig(TrainConfig):
         if self.k > n_train:
             raise MscadError(f"k={self.k} is larger than the {n_train} normal train images; use --k "
                              f"{n_train} or less, or more train images (--train-limit).")
+        if self.validation_images and self.k + 1 > n_train:  # leave-one-out needs k others
+            raise MscadError(f"--validation-images scores each normal train image against the k={self.k} "
+                             f"nearest others, so it needs at least {self.k + 1} train images, got "
+                             f"{n_train}; raise --train-limit or lower --k.")
         if get_objective(self.objective).trains and self.batch_size > n_train:
             print(f"mscad: batch-size {self.batch_size} is larger than the {n_train} normal train "
                   f"images; using batch-size {n_train} (recorded in the result's config).",

@@ -73,22 +73,26 @@ class FeatureModel(nn.Module):
         """Raw features from the frozen layers' output: ``raw(x) == from_prefix(frozen_prefix(x))``."""
         return self._suffix(h)
 
-    def compile_for(self, *batch_sizes: int) -> "FeatureModel":
-        """Run the forward passes compiled for batches of these sizes (evaluation pads its
-        ragged last batch to the evaluation batch, so one size covers it); other sizes
-        stay eager. The frozen prefix stays eager: it runs once per run."""
+    def compile_for(self, *batch_sizes: int, training: tuple = ()) -> "FeatureModel":
+        """Run the forward passes compiled, without gradients, for batches of these sizes
+        (evaluation pads its ragged last batch to the evaluation batch, so one size covers
+        it), and with gradients for the ``training`` sizes (the training step: measured
+        no faster on the CPU, so mscad does not ask for it); other sizes and modes stay
+        eager. The frozen prefix stays eager: it runs once per run."""
         for part in (self._forward, self._suffix):
             if part is not None:
                 part.batch_sizes.update(int(b) for b in batch_sizes if b)
+                part.training_batch_sizes.update(int(b) for b in training if b)
         return self
 
     @property
     def compiled_batch_sizes(self) -> set:
-        return set(self._forward.batch_sizes)
+        """The sizes that run compiled without gradients (and a failed compile: none)."""
+        return set() if self._forward.failed else set(self._forward.batch_sizes)
 
     def compile_status(self) -> str:
         """What ran compiled, for a result's record: 'eager', 'compiled', or the fallback's reason."""
-        if not self._forward.batch_sizes:
+        if not (self._forward.batch_sizes or self._forward.training_batch_sizes):
             return "eager"
         parts = [p for p in (self._forward, self._suffix) if p is not None]
         failed = [p.status for p in parts if p.failed]

@@ -173,7 +173,8 @@ def _run_on_ray(pending, report, quiet, address, max_parallel, cpus_per_task, ca
                          ) from None
     from tqdm import tqdm
 
-    env = {k: os.environ[k] for k in ("MSCAD_DATA", "MSCAD_CACHE", "MSCAD_PROFILE") if k in os.environ}
+    env = {k: os.environ[k] for k in ("MSCAD_DATA", "MSCAD_CACHE", "MSCAD_PROFILE", "MSCAD_NO_CACHE",
+                                      "MSCAD_COMPILE") if k in os.environ}
     if not ray.is_initialized():
         try:
             ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=not quiet,

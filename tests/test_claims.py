@@ -173,3 +173,11 @@ def test_claims_table_has_a_holm_corrected_verdict(shared_data):
     assert (tested["p, Holm over the table"].dropna() >= tested["p (one-sided)"].dropna()).all()
     # a Fig. 5 row is judged on its parts, never restated in reverse
     assert "still above where it started" not in " ".join(table.claim)
+
+
+def test_no_finished_seed_gives_no_fig5_parts_and_no_crash():
+    from mscad.claims import fig5_tests
+
+    empty = synthetic_curves().iloc[0:0]
+    parts = fig5_tests(empty)
+    assert parts.empty and "key" in parts.columns
