@@ -16,6 +16,9 @@ from mscad.scoring import knn_scores
 from mscad.train import fine_tune
 
 SIZE, BATCH = 32, 64
+# inductor needs a C++ compiler on the CPU; without one the model falls back to eager
+# (the numbers must agree either way), and the tests check the fallback was said
+HAS_COMPILER = any(__import__("shutil").which(c) for c in ("g++", "c++", "clang++"))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,10 @@ def test_compiled_features_and_auroc_match_eager(cifar, models):
         train = extract_features(model, cifar.train, SIZE, batch_size=BATCH)
         test = extract_features(model, cifar.test, SIZE, batch_size=BATCH)
         feats[name] = (train, test, roc_auc(cifar.test_labels, knn_scores(train, test, k=2)))
-    assert compiled.compile_status() == "compiled" and compiled._forward.calls > 0
+    if HAS_COMPILER:
+        assert compiled.compile_status() == "compiled" and compiled._forward.calls > 0
+    else:
+        assert compiled.compile_status().startswith("fell back to eager")
     for e, c in zip(feats["eager"][:2], feats["compiled"][:2]):
         assert e.shape == c.shape  # the padded rows are dropped
         np.testing.assert_allclose(c, e, atol=1e-4)  # unit vectors: 1e-4 of their length
@@ -62,7 +68,7 @@ def test_compiled_trainable_layers_match_eager(cifar, models):
     frozen = FrozenActivations.build(eager, cifar.test, SIZE)
     e = extract_features(eager, cifar.test, SIZE, batch_size=BATCH, frozen=frozen)
     c = extract_features(compiled, cifar.test, SIZE, batch_size=BATCH, frozen=frozen)
-    assert compiled._suffix.calls > 0
+    assert compiled._suffix.calls > 0 or not HAS_COMPILER
     np.testing.assert_allclose(c, e, atol=1e-4)
 
 
@@ -121,5 +127,5 @@ def test_a_compiled_run_matches_an_eager_run(cifar, monkeypatch, tmp_path):
         runs[mode] = fine_tune(cfg, progress=False, data=cifar, cache=False)
     curves = {m: [h["auroc"] for h in r.result.history] for m, r in runs.items()}
     np.testing.assert_allclose(curves["on"], curves["off"], atol=1e-4)
-    assert runs["on"].result.environment["compile"].endswith("compiled")
+    assert runs["on"].result.environment["compile"].endswith("compiled") or not HAS_COMPILER
     assert runs["off"].result.environment["compile"].startswith("off")

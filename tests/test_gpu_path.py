@@ -1,6 +1,7 @@
 """The GPU path, exercised on the CPU: profiles, precision by capability, fp16 with a
 gradient scaler, and the paper profile's code path."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -96,7 +97,8 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(shared_data, tmp_path, monkeypatch
     saved = json.loads(out.read_text())
     assert saved["device"].startswith("cpu") and saved["precision"] == "fp32"
     assert saved["training_images_per_s"]["bare"] > 0 and saved["features_images_per_s"]["pipeline"] > 0
-    assert saved["features_images_per_s"]["compiled status"] == "compiled"
+    if shutil.which("g++") or shutil.which("c++"):  # inductor's CPU backend needs one
+        assert saved["features_images_per_s"]["compiled status"] == "compiled"
     assert saved["features_images_per_s"]["compiled max |difference|"] < 1e-3  # fp32 on the CPU
     assert [h["epoch"] for h in saved["msc_run"]["history"]] == [0, 1]
     assert report["msc_run"]["auroc"] == saved["msc_run"]["auroc"]
