@@ -11,12 +11,13 @@ root), so a second process skips most of the compile.
 
 What is compiled (inductor, static shapes): the backbone's forward, and the trainable
 layers' forward where the frozen layers' output is kept (:class:`mscad.model.FrozenActivations`),
-for the evaluation batch. The training step can be compiled too (``compile_for`` with
-the loop's batch), but it measured no faster here: its time is the backward of
-EfficientNet's 5x5 depthwise convolutions in oneDNN, which inductor calls as it is.
-Shapes are kept static on purpose: only the batch sizes a model is told about run
-compiled (the evaluation batch, padded when ragged, and the training batch); any other
-batch runs eagerly, so a stray shape never costs a recompile. If compiling fails (no C++
+for the evaluation batch. The training step can be compiled too (``compile_for(...,
+training=(batch,))``), but it measured no faster here: its time is the backward of
+EfficientNet's 5x5 depthwise convolutions in oneDNN, which inductor calls as it is, so
+mscad does not ask for it. Shapes are kept static on purpose: only the batch sizes a
+model is told about run compiled (the evaluation batch, its ragged last batch padded up
+to it); any other batch, and any forward with gradients not asked for, runs eagerly, so
+a stray shape never costs a recompile. If compiling fails (no C++
 compiler, an unsupported Python), the model says why once and runs eagerly: the same
 numbers, at eager speed. Compiled and eager features agree to float rounding
 (``tests/test_compiled.py``: 1e-4 on l2-normalised features, ROC-AUC to 1e-4).

@@ -96,7 +96,9 @@ class FeatureModel(nn.Module):
             return "eager"
         parts = [p for p in (self._forward, self._suffix) if p is not None]
         failed = [p.status for p in parts if p.failed]
-        return failed[0] if failed else "compiled"
+        if failed:
+            return failed[0]
+        return "compiled" if any(p.calls for p in parts) else "eager (no batch of a compiled size ran)"
 
 
 # Evaluation batch: 64 was the fastest on a 2-core CPU for Lite0 at 64 px (868 img/s

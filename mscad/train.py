@@ -377,6 +377,10 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     start_time = time.time()
     if data is None:
         data = experiment_data(cfg)
+    if isinstance(data, OneClassData) and cfg.validation_images and data.validation is None:
+        # the settings ask for a validation curve: data handed in gets its anomalies too
+        data = dataclasses.replace(data, validation=validation_anomalies(
+            cfg.dataset, data.target_class, cfg.validation_images, cfg.image_size, cfg.seed))
     labelled = data if isinstance(data, OneClassData) else None
     train_images = labelled.train if labelled else data
     requested_batch_size = cfg.batch_size

@@ -169,6 +169,9 @@ def test_validation_curve_reads_only_train_images(shared_data):
     values = [h["val_auroc"] for h in run.result.history]
     assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
     assert run.result.config["validation_images"] == 60
+    bare = one_class_data("cifar10", "cat", image_size=32, train_limit=40, test_limit=100)
+    again = fine_tune(cfg, progress=False, data=bare, cache=False)  # data handed in: same curve
+    assert [h["val_auroc"] for h in again.result.history] == values
     with pytest.raises(MscadError, match="already a validation run"):
         TrainConfig(objective="msc", profile="quick", validation_images=10,
                     evaluate_on="validation").resolved()
