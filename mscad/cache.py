@@ -74,15 +74,13 @@ def load_run(key: str, cfg):
         result = RunResult.from_dict(strict_json((folder / "result.json").read_text()))
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         fitted = FittedModel.from_state_dict(read_fitted(state), cfg.backbone)
-        model, center = fitted.features, fitted.center
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - any damage (truncated, garbage, a folder, a
         # wrong shape, a pickle payload refused) makes the entry a miss, never a traceback
         _set_entry_aside(folder, e)
         return None
-    model.to(cfg.device)
-    return Run(result, model, None if center is None else center.to(cfg.device), from_cache=True)
+    return Run(result, fitted.to(cfg.device), from_cache=True)
 
 
 def _set_entry_aside(folder: Path, error: Exception):
@@ -103,15 +101,13 @@ def store_run(key: str, run) -> bool:
     the run's result is never lost because the cache could not keep it."""
     import sys
 
-    from .fitted import fitted_state
-
     folder = cache_root() / "runs" / key
     try:
         if (folder / "model.pt").is_dir():  # damage no write can replace: keep it aside
             set_aside(folder, "damaged")
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"model.pt.{os.getpid()}.tmp"
-        torch.save(dict(fitted=fitted_state(run.model, run.center)), tmp)
+        torch.save(dict(fitted=run.fitted.state_dict()), tmp)
         os.replace(tmp, folder / "model.pt")
         tmp = folder / f"result.json.{os.getpid()}.tmp"
         tmp.write_text(result_json(run.result))

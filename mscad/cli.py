@@ -64,7 +64,8 @@ def _protect_existing(out: Path, checkpoint: Path, cfg, args):
     (continue) or --overwrite (set aside, start afresh); an --out that holds something
     else than this experiment's result needs --overwrite (set aside, name printed)."""
     from .config import RESUME_KEYS, result_differences
-    from .results import checkpoint_hint, is_result, set_aside, strict_json
+    from .errors import CorruptResultError
+    from .results import checkpoint_hint, load_result, set_aside
 
     if checkpoint.exists() and not args.resume:
         if not args.overwrite:
@@ -75,11 +76,13 @@ def _protect_existing(out: Path, checkpoint: Path, cfg, args):
               file=sys.stderr)
     if not out.exists():
         return
-    try:
-        stored = strict_json(out.read_text())
-        why = None if is_result(stored) else "is not an mscad result file"
-    except (OSError, ValueError, UnicodeDecodeError):
-        why = "is not an mscad result file"
+    try:  # read through the result type, as every reader does (one migration path)
+        stored, why = load_result(out), None
+    except CorruptResultError as e:
+        stored, why = None, ("holds a result of a newer mscad" if "newer mscad" in str(e)
+                             else "is not an mscad result file")
+    except OSError as e:
+        stored, why = None, f"cannot be read ({e.strerror or e})"
     if why is None:
         wanted = cfg.as_dict()
         if args.resume:  # continuing a run may change its length: compare what resume keeps

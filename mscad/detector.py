@@ -18,14 +18,22 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+import dataclasses
+import time
+
+from . import engine
 from .config import TrainConfig
-from .errors import MscadError
+from .errors import MscadError, NonFiniteError
+from .fitted import FittedModel, read_fitted
 from .images import as_images
-from .fitted import FittedModel, fitted_state, read_fitted
 from .model import extract_features
+from .provenance import code_provenance, environment
 from .results import RunResult, check_writable, result_json
 from .scoring import SCORERS, get_scorer
-from .train import fine_tune
+
+# The detector's parameters that are settings of the fit (TrainConfig fields): derived
+# from the two signatures, so a setting added to both needs no third list.
+CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 
 FORMAT = "mscad-detector/2"  # /1 (before the fitted model) is read too
 FORMATS = ("mscad-detector/1", FORMAT)
@@ -67,40 +75,20 @@ class MSCDetector(BaseEstimator):
                  threshold_percentile: float | None = None, device: str | None = None,
                  precision: str | None = None, progress: bool = False,
                  clip_grad_norm: float | None = None):
-        self.objective = objective
-        self.backbone = backbone
-        self.profile = profile
-        self.epochs = epochs
-        self.image_size = image_size
-        self.batch_size = batch_size
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.clip_grad_norm = clip_grad_norm
-        self.temperature = temperature
-        self.k = k
-        self.seed = seed
-        self.pretrained = pretrained
-        self.scorer = scorer
-        self.contamination = contamination
-        self.threshold_percentile = threshold_percentile
-        self.device = device
-        self.precision = precision
-        self.progress = progress
+        params = dict(locals())
+        for name in self._get_param_names():  # stored as given (scikit-learn's rule)
+            setattr(self, name, params[name])
 
     # ------------------------------------------------------------ settings
     def _resolve(self, device: str | None = None) -> TrainConfig:
         """The parameters as one resolved TrainConfig (checked here, not in __init__)."""
         if self.scorer not in SCORERS:
             get_scorer(self.scorer)  # raises, naming the known scorers
-        return TrainConfig(dataset="<in memory>", normal_class="normal", objective=self.objective,
-                           backbone=self.backbone, profile=self.profile, epochs=self.epochs,
-                           image_size=self.image_size, batch_size=self.batch_size, lr=self.lr,
-                           momentum=self.momentum, weight_decay=self.weight_decay,
-                           clip_grad_norm=self.clip_grad_norm,
-                           temperature=self.temperature, k=self.k, seed=self.seed,
-                           pretrained=self.pretrained, train_limit=0, test_limit=0,
-                           device=device or self.device, precision=self.precision).resolved()
+        settings = {name: getattr(self, name) for name in self._get_param_names()
+                    if name in CONFIG_FIELDS}
+        settings["device"] = device or self.device
+        return TrainConfig(dataset="<in memory>", normal_class="normal", train_limit=0,
+                           test_limit=0, **settings).resolved()
 
     def _percentile(self) -> float:
         if self.threshold_percentile is not None:
@@ -128,28 +116,66 @@ class MSCDetector(BaseEstimator):
         if len(train) <= cfg.k:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
         get_scorer(self.scorer, k=cfg.k).check(len(train))  # before any training
-        # No test set and no mechanism statistics: a fit trains and nothing else.
-        run = fine_tune(cfg, data=train, progress=self.progress, instrument=False)
-        # the settings used (a batch larger than the images shrinks to them: recorded there)
-        self.config_ = TrainConfig.from_dict(run.result["config"])
-        self.result_, self.model_ = run.result, run.model
-        gallery = extract_features(self.model_, train, cfg.image_size, device=cfg.device,
+        started = time.time()
+        fit_cfg = cfg.for_train_set(len(train))  # a batch larger than the images shrinks to them
+        try:  # the engine alone: no evaluation, checkpoint or run cache (an experiment's hooks)
+            state = engine.fit(fit_cfg, train, bar=self._bar if self.progress else None)
+        except NonFiniteError as e:
+            if not e.diverged:
+                raise
+            raise MscadError(f"{e}: the weights diverged; lower lr (now {fit_cfg.lr:g}), or set "
+                             f"clip_grad_norm (now {fit_cfg.clip_grad_norm:g}), and fit again.") from None
+        self.config_ = fit_cfg
+        self.result_ = RunResult(
+            auroc=None, history=state.history, config=fit_cfg.as_dict(), target_class="normal",
+            data=dict(summary=f"{len(train)} normal images", n_train=len(train), n_test=0,
+                      batch_size_requested=cfg.batch_size),
+            environment=dict(environment(), compile=state.compile_status()),
+            wall_s=round(time.time() - started, 1), code=code_provenance())
+        gallery = extract_features(state.model, train, cfg.image_size, device=cfg.device,
                                    precision=cfg.precision)
+        self.fitted_ = state.fitted
         self._set_scorer(gallery)
         self.decision_scores_ = self.scorer_.training_scores()
         self.threshold_ = float(np.percentile(self.decision_scores_, percentile))
         self.labels_ = self._labels(self.decision_scores_)
         return self
 
+    @staticmethod
+    def _bar(epochs, first, last):
+        from tqdm import tqdm
+
+        return tqdm(epochs, desc="fit", initial=first - 1, total=last)
+
+    # the fitted model's parts, under scikit-learn's fitted names
+    @property
+    def model_(self):
+        """The fine-tuned :class:`mscad.model.FeatureModel`."""
+        return self.fitted_.features
+
+    @property
+    def gallery_(self) -> np.ndarray:
+        """The training images' features: the kNN gallery (Eq. 5)."""
+        return self.fitted_.gallery.cpu().numpy()
+
+    @property
+    def threshold_(self) -> float:
+        """The score above which :meth:`predict` says anomalous."""
+        return float(self.fitted_.threshold)
+
+    @threshold_.setter
+    def threshold_(self, value: float):
+        self.fitted_.threshold = torch.tensor(float(value), dtype=torch.float64)
+
     def _set_scorer(self, gallery: np.ndarray):
-        self.gallery_ = gallery
+        self.fitted_.gallery = torch.from_numpy(np.ascontiguousarray(gallery))
         self.scorer_ = get_scorer(self.scorer, k=self.config_.k, device=self.config_.device).fit(gallery)
 
     def _labels(self, scores: np.ndarray) -> np.ndarray:
         return (scores > self.threshold_ + SCORE_TOLERANCE).astype(int)
 
     def _check_fitted(self):
-        if not hasattr(self, "gallery_"):
+        if getattr(self, "fitted_", None) is None or self.fitted_.gallery is None:
             raise MscadError("this detector is not fitted yet; call fit(normal_images) first.")
 
     def decision_function(self, x) -> np.ndarray:
@@ -175,9 +201,7 @@ class MSCDetector(BaseEstimator):
         (``torch.load(weights_only=True)``): safe to share."""
         self._check_fitted()
         path = check_writable(path, flag="path to detector.save")
-        fitted = fitted_state(self.model_, gallery=torch.from_numpy(np.ascontiguousarray(self.gallery_)),
-                              threshold=torch.tensor(self.threshold_, dtype=torch.float64))
-        state = dict(format=FORMAT, fitted=fitted,
+        state = dict(format=FORMAT, fitted=self.fitted_.state_dict(),
                      decision_scores=torch.from_numpy(self.decision_scores_),
                      config=json.dumps(self.config_.as_dict()),
                      params=json.dumps(self.get_params(), default=_plain), result=result_json(self.result_))
@@ -209,10 +233,8 @@ class MSCDetector(BaseEstimator):
                 settings["precision"] = None  # saved on another kind of device: by capability
             settings["device"] = device
             det.config_ = TrainConfig.from_dict(settings).resolved()
-            fitted = FittedModel.from_state_dict(read_fitted(state), det.config_.backbone)
-            det.model_ = fitted.features
-            gallery = fitted.gallery.numpy()
-            det.threshold_ = float(fitted.threshold)
+            det.fitted_ = FittedModel.from_state_dict(read_fitted(state), det.config_.backbone)
+            gallery = det.fitted_.gallery.numpy()
             det.result_ = RunResult.from_dict(json.loads(state["result"]))
         except MscadError as e:
             raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({e})") from None
@@ -221,7 +243,7 @@ class MSCDetector(BaseEstimator):
             what = "a missing entry " + str(e) if isinstance(e, KeyError) else type(e).__name__
             raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({what}); "
                              "save one with detector.save(path).") from None
-        det.model_.to(det.config_.device).eval()
+        det.fitted_.features.to(det.config_.device).eval()
         det._set_scorer(gallery)
         scores = state.get("decision_scores")
         det.decision_scores_ = (scores.numpy() if scores is not None

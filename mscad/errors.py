@@ -11,7 +11,12 @@ class MscadError(ValueError):
 
 
 class NonFiniteError(MscadError):
-    """Features or a loss became NaN or infinite (diverged weights, corrupt input)."""
+    """Features or a loss became NaN or infinite (diverged weights, corrupt input).
+    ``diverged``: training made them so (the fix is in the settings), not the input."""
+
+    def __init__(self, message: str, diverged: bool = False):
+        super().__init__(message)
+        self.diverged = diverged
 
 
 class CheckpointError(MscadError):

@@ -1,6 +1,7 @@
 """One fitted model: the fine-tuned feature model, its center, and what scoring needs.
 
-A checkpoint, a run-cache entry and a saved detector all hold the same thing, a
+In memory, a :class:`FittedModel` is what a fit returns (:func:`mscad.engine.fit`), what a
+finished run holds (:class:`mscad.results.Run`) and what a detector keeps. A checkpoint, a run-cache entry and a saved detector all hold the same thing, a
 :class:`FittedModel`, as one ``state_dict``: the feature model's weights under
 ``features.``, the center ``c`` (Eq. 1 or 3; absent for objectives without one), and for
 a detector the gallery of normal features and the threshold. Each file adds what only it
@@ -20,7 +21,10 @@ OPTIONAL = ("center", "gallery", "threshold")
 
 class FittedModel(nn.Module):
     """``features`` (a :class:`mscad.model.FeatureModel`) with the optional buffers
-    ``center`` (D,), ``gallery`` (N, D) and ``threshold`` (a 0-d tensor)."""
+    ``center`` (D,), ``gallery`` (N, D) and ``threshold`` (a 0-d tensor). Buffers move with
+    the module (``.to(device)``) and are saved in its ``state_dict``; one that is ``None``
+    is absent from it. Adding a fitted piece (k-means centroids, say) is one more name in
+    :data:`OPTIONAL`."""
 
     def __init__(self, features: FeatureModel, center=None, gallery=None, threshold=None):
         super().__init__()
@@ -28,7 +32,7 @@ class FittedModel(nn.Module):
         for name, value in zip(OPTIONAL, (center, gallery, threshold)):
             if value is not None and not isinstance(value, torch.Tensor):
                 value = torch.as_tensor(value, dtype=torch.float64)
-            self.register_buffer(name, None if value is None else value.detach().cpu())
+            self.register_buffer(name, None if value is None else value.detach())
 
     @classmethod
     def from_state_dict(cls, state: dict, backbone: str) -> "FittedModel":

@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 # The modules whose source can change a run's numbers (not the CLI, plots or reports).
-CODE_MODULES = ("augment", "backbones", "compiled", "config", "data", "images", "losses", "metrics", "model",
+CODE_MODULES = ("augment", "backbones", "compiled", "config", "data", "engine", "fitted", "images",
+                "losses", "metrics", "model",
                 "objectives", "registry", "scoring", "train")
 
 

@@ -79,8 +79,19 @@ def strict_json(text: str):
 
 
 def load_result(path: str | Path) -> RunResult:
-    """A RESULT.json of any schema version as a :class:`RunResult` (migrated)."""
-    return RunResult.from_dict(read_result(path))
+    """A RESULT.json of any schema version as a :class:`RunResult` (migrated): the one way
+    mscad reads a result file (the command line, the sweep, the run cache and
+    :func:`mscad.collect.load_results` all come here or to :meth:`RunResult.from_dict`).
+    :class:`CorruptResultError` naming the file if it is not one this mscad can read."""
+    path = Path(path)
+    if path.is_dir():
+        raise CorruptResultError(f"{path} is a folder, not a result file.")
+    try:
+        return RunResult.from_dict(read_result(path))
+    except CorruptResultError as e:
+        if str(path) in str(e):
+            raise
+        raise CorruptResultError(f"{path}: {e}") from None
 
 
 def read_result(path: str | Path) -> dict:
@@ -196,13 +207,24 @@ class RunResult:
 # ------------------------------------------------------------------ runs
 @dataclass
 class Run:
-    """One finished experiment: its result (the RESULT.json dict), the fine-tuned model
-    and the center. ``run["history"]`` reads the result like a dict."""
+    """One finished experiment: its result (:class:`RunResult`) and its fitted model
+    (:class:`mscad.fitted.FittedModel`: the fine-tuned features and the center).
+    ``run["history"]`` reads the result like a dict; ``run.model`` and ``run.center`` are
+    the fitted model's parts."""
 
     result: RunResult
-    model: object  # the fine-tuned mscad.model.FeatureModel
-    center: object  # torch.Tensor, or None for objectives without a center
+    fitted: object  # mscad.fitted.FittedModel
     from_cache: bool = False  # loaded from the run cache (mscad.cache), not trained now
+
+    @property
+    def model(self):
+        """The fine-tuned :class:`mscad.model.FeatureModel`."""
+        return self.fitted.features
+
+    @property
+    def center(self):
+        """The center c (a tensor), or None for objectives without one."""
+        return self.fitted.center
 
     def __getitem__(self, key):
         return self.result[key]

@@ -145,8 +145,14 @@ class KNNScorer:
             raise MscadError(f"the {self.name} scorer needs more than k={self.k} normal images, got "
                              f"{n_images}.")
 
+    @classmethod
+    def build(cls, k: int = 2, device: str | None = None) -> "KNNScorer":
+        """A scorer from a run's settings (its ``k`` and device)."""
+        return cls(k=k, device=device)
+
     def fit(self, gallery: np.ndarray) -> "KNNScorer":
-        self.check(len(gallery))
+        # no size check here: a gallery of exactly k scores new features; the detector
+        # calls check() before training, since its own threshold needs k + 1
         self.gallery_ = gallery
         return self
 
@@ -181,6 +187,11 @@ class KMeansScorer(KNNScorer):
         super().__init__(k, device)
         self.n_clusters, self.seed = n_clusters, seed
 
+    @classmethod
+    def build(cls, k: int = 2, device: str | None = None) -> "KMeansScorer":
+        """Table 6 scores against the nearest centre: k=1 whatever the run's kNN k."""
+        return cls(k=1, device=device)
+
     def check(self, n_images: int):
         if n_images < self.n_clusters:
             raise MscadError(f"the kmeans scorer needs at least n_clusters={self.n_clusters} normal "
@@ -205,6 +216,4 @@ SCORERS = Registry("scorer", (KNNScorer, KMeansScorer, EuclideanScorer))
 def get_scorer(name: str, k: int = 2, device: str | None = None):
     """A new scorer by name (``knn``, ``kmeans``, ``euclidean``)."""
     SCORERS.require(name)
-    if name == "kmeans":
-        return KMeansScorer(k=1, device=device)
-    return SCORERS[name](k=k, device=device)
+    return SCORERS[name].build(k=k, device=device)

@@ -73,12 +73,12 @@ def sweep_lock(out_dir: Path):
 def stored_result_state(out: Path, cfg) -> tuple[str, str]:
     """('missing' | 'done' | 'corrupt' | 'stale', why) for a sweep's result file."""
     from .config import result_differences
-    from .results import read_result
+    from .results import load_result
 
     if not out.exists():
         return "missing", ""
     try:
-        stored = read_result(out)
+        stored = load_result(out)
     except CorruptResultError as e:
         return "corrupt", str(e)
     diff = result_differences(stored, cfg.as_dict())

@@ -120,6 +120,7 @@ def test_center_is_raw_mean_for_center_and_normalised_mean_for_msc(folder_datase
 
 
 def test_center_is_not_recomputed_after_a_resume(folder_dataset, shapes_data, tmp_path, monkeypatch):
+    import mscad.engine as engine_module
     import mscad.train as train_module
 
     cfg = _cfg(folder_dataset, "msc")
@@ -130,7 +131,7 @@ def test_center_is_not_recomputed_after_a_resume(folder_dataset, shapes_data, tm
     def must_not_run(*args, **kwargs):
         raise AssertionError("compute_center ran again on resume")
 
-    monkeypatch.setattr(train_module, "compute_center", must_not_run)
+    monkeypatch.setattr(engine_module, "compute_center", must_not_run)
     resumed = train_module.fine_tune(cfg, checkpoint=ckpt, resume=True, data=shapes_data, progress=False)
     assert torch.equal(resumed.center, first.center)
     assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
