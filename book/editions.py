@@ -79,11 +79,15 @@ def bibliography() -> dict:
     return cites
 
 
+class EditionError(Exception):
+    """A chapter that cannot be made into an edition; the message says which and why."""
+
+
 def _glue_text(match, values: dict, chapter: str) -> str:
     key, fmt = match["key"], match["fmt"]
     if key not in values:
-        raise KeyError(f"{chapter}: the prose uses {{glue:text}}`{key}` but no cell glued {key!r}; "
-                       "execute the chapter (book/execute.py) before writing the editions.")
+        raise EditionError(f"{chapter}: the prose uses {{glue:text}}`{key}` but no cell glued {key!r}; "
+                           "execute the chapter (book/execute.py) before writing the editions.")
     value = values[key]
     return format(value, fmt) if fmt else str(value)
 
@@ -179,6 +183,12 @@ def edition_note(url: str, solutions: bool = True) -> str:
 def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None) -> dict:
     """The plain edition of one chapter (a new notebook dict; the source is not changed)."""
     nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):  # an edition never shows a failed run as the book's
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                raise EditionError(f"{path.name}: cell {i} has an error output ({output.get('ename')}: "
+                                   f"{str(output.get('evalue'))[:200]}); fix it and execute the "
+                                   "chapter again (book/execute.py) before writing the editions.")
     values = glued_values(nb)
     cites = bibliography() if cites is None else cites
     url, branch = repository()
@@ -246,7 +256,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="only list stale editions (exit 1 if any)")
     a = p.parse_args(argv)
-    stale = write_all(check=a.check)
+    try:
+        stale = write_all(check=a.check)
+    except EditionError as e:
+        print(f"editions: {e}", file=sys.stderr)
+        return 2
     if a.check:
         for name in stale:
             print(f"colab/{name} is stale: run python book/editions.py")

@@ -81,9 +81,46 @@ def parse_value(text: str):
         return text
 
 
+def read_notebook(path: Path):
+    """The notebook at ``path``, or one sentence (SystemExit) saying why it cannot be read."""
+    if not path.exists():
+        raise SystemExit(f"execute: no such file {path}; give a chapter, e.g. book/04_msc.ipynb.")
+    if not path.is_file():
+        raise SystemExit(f"execute: {path} is a folder; give a chapter's .ipynb file.")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # noqa: BLE001 - not JSON, not a notebook, an unreadable file
+        raise SystemExit(f"execute: {path} is not a Jupyter notebook ({type(e).__name__}); give a "
+                         "chapter's .ipynb file.") from None
+
+
+def cell_indices(text: str, nb, path: Path) -> list:
+    """``--cells`` as indices of ``nb``'s cells, or one sentence saying what is wrong."""
+    try:
+        indices = [int(i) for i in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"execute: --cells {text!r} is not a comma-separated list of cell numbers.") from None
+    bad = [i for i in indices if not 0 <= i < len(nb.cells)]
+    if bad:
+        raise SystemExit(f"execute: --cells {bad[0]} is out of range: {path} has {len(nb.cells)} cells "
+                         f"(0 to {len(nb.cells) - 1}).")
+    return indices
+
+
 def execute(nb, path: Path):
-    NotebookClient(nb, timeout=7200, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    """Run ``nb`` as if it were at ``path``; a cell that raises stops it with one line: the
+    notebook, the cell and the chapter's own message (a bad parameter says what is wrong)."""
+    from nbclient.exceptions import CellExecutionError
+
+    try:
+        NotebookClient(nb, timeout=7200, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except CellExecutionError as e:
+        failed = next((i for i, c in enumerate(nb.cells) if any(
+            o.get("output_type") == "error" for o in c.get("outputs", []))), "?")
+        message = str(getattr(e, "evalue", "") or "").strip().splitlines()
+        raise SystemExit(f"execute: {path} stopped at cell {failed}: {getattr(e, 'ename', 'error')}: "
+                         f"{message[-1] if message else ''}") from None
 
 
 def main(argv=None):
@@ -103,7 +140,7 @@ def main(argv=None):
             parser.error("-p/--out run one notebook with other parameters into --out")
         if args.out.resolve() == args.notebooks[0].resolve():
             parser.error("--out must be another file: the committed chapter keeps its outputs")
-        nb = nbformat.read(args.notebooks[0], as_version=4)
+        nb = read_notebook(args.notebooks[0])
         inject_parameters(nb, {k: parse_value(v) for k, v in args.parameter})
         start = time.time()
         execute(nb, args.notebooks[0].resolve())
@@ -117,14 +154,14 @@ def main(argv=None):
                             cwd=Path(__file__).parent).stdout.strip() or None
     timings = json.loads(log.read_text()) if log.exists() else []
     root = Path(__file__).resolve().parents[1]
-    for path in args.notebooks:
-        nb = nbformat.read(path, as_version=4)
+    notebooks = [(path, read_notebook(path)) for path in args.notebooks]  # all readable, first
+    for path, nb in notebooks:
         if args.scrub_only:
             nbformat.write(scrub(nb, root), path)
             continue
         start = time.time()
         if args.cells:
-            indices = [int(i) for i in args.cells.split(",")]
+            indices = cell_indices(args.cells, nb, path)
             part = copy.deepcopy(nb)
             part.cells = [copy.deepcopy(nb.cells[i]) for i in indices]
             execute(part, path)

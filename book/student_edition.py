@@ -53,6 +53,8 @@ def without_solutions(nb: dict) -> tuple[dict, int]:
 def write(out: Path) -> dict:
     """Write the student edition into ``out``; returns {chapter: solutions removed}."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"student_edition: {out} is a file; give a new folder.")
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"student_edition: {out} is not empty; give a new folder.")
     shutil.copytree(ROOT / "book", out / "book",
@@ -72,7 +74,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", help="a new folder for the student edition")
     a = p.parse_args(argv)
-    counts = write(Path(a.out))
+    try:
+        counts = write(Path(a.out))
+    except editions.EditionError as e:
+        raise SystemExit(f"student_edition: {e}") from None
     print(f"student edition in {a.out}: {sum(counts.values())} solutions removed from "
           f"{len(counts)} chapters; build it with `jupyter-book build {a.out}`.")
     return 0

@@ -1,7 +1,7 @@
 import sys
 
 try:
-    from .cli import main
+    from .experiment.cli import main
 except KeyboardInterrupt:  # Ctrl-C while torch is still importing
     print("mscad: interrupted.", file=sys.stderr)
     sys.exit(130)

@@ -19,6 +19,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 import dataclasses
+import re
 import time
 
 from . import engine
@@ -28,7 +29,7 @@ from .fitted import FittedModel, read_fitted
 from .images import as_images
 from .model import extract_features
 from .provenance import code_provenance, environment
-from .results import RunResult, check_writable, result_json
+from .results import RunResult, atomic_write, check_writable, result_json
 from .scoring import SCORERS, get_scorer
 
 # The detector's parameters that are settings of the fit (TrainConfig fields): derived
@@ -107,17 +108,34 @@ class MSCDetector(BaseEstimator):
         return self.config_
 
     # ------------------------------------------------------------ fit / score
+    def _in_parameters(self, error: MscadError) -> MscadError:
+        """The settings' message with the estimator's parameter names in place of command-line
+        flags (``--batch-size`` -> ``batch_size``): a library user never typed a flag."""
+        names = set(self._get_param_names())
+
+        def name(m):
+            param = m.group(1).replace("-", "_")
+            return param if param in names else {"train_limit": "the number of images"}.get(param, param)
+
+        return type(error)("MSCDetector: " + re.sub(r"--([a-z][a-z-]*)", name, str(error)))
+
     def fit(self, x, y=None):
         """Fine-tune on ``x`` (normal images only; ``y`` is ignored, as in PyOD), then
         keep the gallery and set ``decision_scores_``, ``threshold_`` and ``labels_``."""
         percentile = self._percentile()
-        cfg = self._resolve()
+        try:
+            cfg = self._resolve()
+        except MscadError as e:
+            raise self._in_parameters(e) from None
         train = as_images(x, cfg.image_size)
         if len(train) <= cfg.k:
             raise MscadError(f"fit needs more than k={cfg.k} normal images, got {len(train)}.")
         get_scorer(self.scorer, k=cfg.k).check(len(train))  # before any training
         started = time.time()
-        fit_cfg = cfg.for_train_set(len(train))  # a batch larger than the images shrinks to them
+        try:  # a batch larger than the images shrinks to them; k must fit the gallery
+            fit_cfg = cfg.for_train_set(len(train))
+        except MscadError as e:
+            raise self._in_parameters(e) from None
         try:  # the engine alone: no evaluation, checkpoint or run cache (an experiment's hooks)
             state = engine.fit(fit_cfg, train, bar=self._bar if self.progress else None)
         except NonFiniteError as e:
@@ -196,17 +214,20 @@ class MSCDetector(BaseEstimator):
         return self._labels(self.decision_function(x))
 
     # ------------------------------------------------------------ save / load
+    def _saved_state(self) -> dict:
+        """The detector as plain tensors and strings (the file's content, and pickle's)."""
+        return dict(format=FORMAT, fitted=self.fitted_.state_dict(),
+                    decision_scores=torch.from_numpy(self.decision_scores_),
+                    config=json.dumps(self.config_.as_dict()),
+                    params=json.dumps(self.get_params(), default=_plain), result=result_json(self.result_))
+
     def save(self, path: str | Path) -> Path:
         """Weights, gallery, threshold and settings in one file that loads without pickle
         (``torch.load(weights_only=True)``): safe to share."""
         self._check_fitted()
         path = check_writable(path, flag="path to detector.save")
-        state = dict(format=FORMAT, fitted=self.fitted_.state_dict(),
-                     decision_scores=torch.from_numpy(self.decision_scores_),
-                     config=json.dumps(self.config_.as_dict()),
-                     params=json.dumps(self.get_params(), default=_plain), result=result_json(self.result_))
-        torch.save(state, path)
-        return path
+        state = self._saved_state()
+        return atomic_write(path, lambda tmp: torch.save(state, tmp), "the detector")
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "MSCDetector":
@@ -220,22 +241,7 @@ class MSCDetector(BaseEstimator):
         device = resolve_device(device)  # a device problem is not the file's
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or state.get("format") not in FORMATS:
-                raise ValueError(f"format {state.get('format') if isinstance(state, dict) else None!r}")
-            settings = json.loads(state["config"])
-            params = json.loads(state["params"]) if "params" in state else {
-                "threshold_percentile": state["threshold_percentile"]}  # files from before params
-            det = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
-            for key in ("objective", "backbone", "k", "image_size", "pretrained"):
-                setattr(det, key, settings.get(key, getattr(det, key)))
-            det.device = device
-            if str(settings.get("device") or "cpu").split(":")[0] != device.split(":")[0]:
-                settings["precision"] = None  # saved on another kind of device: by capability
-            settings["device"] = device
-            det.config_ = TrainConfig.from_dict(settings).resolved()
-            det.fitted_ = FittedModel.from_state_dict(read_fitted(state), det.config_.backbone)
-            gallery = det.fitted_.gallery.numpy()
-            det.result_ = RunResult.from_dict(json.loads(state["result"]))
+            return cls._from_saved_state(state, device)
         except MscadError as e:
             raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({e})") from None
         except Exception as e:  # noqa: BLE001 - truncated, edited, another backbone, a pickle
@@ -243,6 +249,25 @@ class MSCDetector(BaseEstimator):
             what = "a missing entry " + str(e) if isinstance(e, KeyError) else type(e).__name__
             raise MscadError(f"{path} is not an mscad detector file, or a damaged one ({what}); "
                              "save one with detector.save(path).") from None
+
+    @classmethod
+    def _from_saved_state(cls, state: dict, device: str) -> "MSCDetector":
+        if not isinstance(state, dict) or state.get("format") not in FORMATS:
+            raise ValueError(f"format {state.get('format') if isinstance(state, dict) else None!r}")
+        settings = json.loads(state["config"])
+        params = json.loads(state["params"]) if "params" in state else {
+            "threshold_percentile": state["threshold_percentile"]}  # files from before params
+        det = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
+        for key in ("objective", "backbone", "k", "image_size", "pretrained"):  # what the model is
+            setattr(det, key, settings.get(key, getattr(det, key)))
+        det.device = device
+        if str(settings.get("device") or "cpu").split(":")[0] != device.split(":")[0]:
+            settings["precision"] = None  # saved on another kind of device: by capability
+        settings["device"] = device
+        det.config_ = TrainConfig.from_dict(settings).resolved()
+        det.fitted_ = FittedModel.from_state_dict(read_fitted(state), det.config_.backbone)
+        gallery = det.fitted_.gallery.numpy()
+        det.result_ = RunResult.from_dict(json.loads(state["result"]))
         det.fitted_.features.to(det.config_.device).eval()
         det._set_scorer(gallery)
         scores = state.get("decision_scores")
@@ -250,3 +275,44 @@ class MSCDetector(BaseEstimator):
                                 else det.scorer_.training_scores())
         det.labels_ = det._labels(det.decision_scores_)
         return det
+
+    # pickle and joblib (a grid search's workers, a saved pipeline) go through the same
+    # plain state as save(): no lambda, compiled graph or open handle of the model travels
+    def __getstate__(self) -> dict:
+        if getattr(self, "fitted_", None) is None:
+            return dict(self.__dict__)
+        return dict(params=self.get_params(), saved=self._saved_state(),
+                    device=self.config_.device)
+
+    def __setstate__(self, state: dict):
+        if "saved" not in state:
+            self.__dict__.update(state)
+            return
+        from .config import resolve_device
+
+        try:
+            device = resolve_device(state["device"])
+        except MscadError:  # pickled on a GPU machine, unpickled without one
+            device = resolve_device("cpu")
+        det = self._from_saved_state(state["saved"], device)
+        self.__dict__.update(det.__dict__)
+        self.set_params(**state["params"])  # as given (config_ holds what they resolved to)
+
+    # scikit-learn: an outlier detector (model selection scores it with decision_function;
+    # higher = more anomalous, so roc_auc wants labels 1 = anomalous, PyOD's convention)
+    _estimator_type = "outlier_detector"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "outlier_detector"
+        return tags
+
+    def score(self, x, y=None) -> float:
+        """ROC-AUC of the anomaly scores against ``y`` (1 = anomalous), scikit-learn's
+        default score for model selection; without ``y``, minus the mean score."""
+        scores = self.decision_function(x)
+        if y is None:
+            return -float(np.mean(scores))
+        from .metrics import roc_auc
+
+        return roc_auc(np.asarray(y), scores)

@@ -147,28 +147,52 @@ def decode_images(paths, image_size: int, keep: bool = True) -> torch.Tensor:
     return _common_size([store[(p, image_size)] for p in paths], image_size, paths)
 
 
+def pixels_to_uint8(x, what: str) -> np.ndarray:
+    """Pixels of any array or tensor as uint8, by one rule: uint8 as is; floats must be in
+    [0, 1] (:func:`float_to_uint8`); other integers as they are when every value is in
+    0..255, 16-bit unsigned images scaled by their range (65535 -> 255), anything else
+    refused with the range found; booleans (masks) and tensors without data (the ``meta``
+    device) refused."""
+    if isinstance(x, torch.Tensor):
+        if x.device.type == "meta":
+            raise MscadError(f"{what} is a tensor on the 'meta' device, which holds no pixel values; "
+                             "give a tensor with data (e.g. on the CPU).")
+        x = x.detach().cpu()
+        x = x.numpy() if x.dtype != torch.bfloat16 else x.float().numpy()
+    a = np.asarray(x)
+    if a.dtype == np.bool_:
+        raise MscadError(f"{what} is boolean (a mask?), not an image; give uint8 pixels (0..255) or "
+                         "floats in [0, 1].")
+    if a.dtype == np.uint8:
+        return a
+    if np.issubdtype(a.dtype, np.floating):
+        return float_to_uint8(a, what)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise MscadError(f"{what} has {a.dtype} pixels; give uint8 (0..255) or floats in [0, 1].")
+    low, high = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    if 0 <= low and high <= 255:
+        return a.astype(np.uint8)
+    if a.dtype == np.uint16:  # a 16-bit image (PNG, microscopy): scaled by its range
+        return np.round(a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+    raise MscadError(f"{what} has {a.dtype} pixels from {low} to {high}; give uint8 (0..255), "
+                     "16-bit unsigned images (0..65535) or floats in [0, 1].")
+
+
 def _pil_from(item, i: int) -> Image.Image:
     if isinstance(item, (tuple, list)) and item and not isinstance(item[0], (int, float)):
         item = item[0]  # (image, label) pairs of a Dataset
     if isinstance(item, Image.Image):
         return item
     if isinstance(item, (np.ndarray, torch.Tensor)):
-        a = torch.as_tensor(np.asarray(item) if isinstance(item, np.ndarray) else item)
+        a = pixels_to_uint8(item, f"item {i}")
         if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
-            a = a.permute(1, 2, 0)  # CHW (torchvision's ToTensor) -> HWC
+            a = a.transpose(1, 2, 0)  # CHW (torchvision's ToTensor) -> HWC
         if a.ndim == 3 and a.shape[-1] == 1:
-            a = a.expand(-1, -1, 3)
+            a = np.repeat(a, 3, axis=-1)
         if a.ndim != 3 or a.shape[-1] != 3:
             raise MscadError(f"item {i} has shape {tuple(a.shape)}; give images as (H, W, 3) or "
                              "(3, H, W) arrays or tensors, or PIL images.")
-        if a.is_floating_point():
-            return Image.fromarray(float_to_uint8(a.cpu().numpy(), f"item {i}"))
-        if a.dtype != torch.uint8:
-            low, high = int(a.min()), int(a.max())
-            if low < 0 or high > 255:
-                raise MscadError(f"item {i} has integer pixels from {low} to {high}; give uint8 "
-                                 "(0..255) or floats in [0, 1].")
-        return Image.fromarray(a.to(torch.uint8).cpu().numpy())
+        return Image.fromarray(np.ascontiguousarray(a))
     raise MscadError(f"item {i} is a {type(item).__name__}; give PIL images, or (H, W, 3) uint8 / "
                      "(3, H, W) float arrays or tensors.")
 
@@ -193,13 +217,11 @@ def as_images(x, image_size: int) -> torch.Tensor:
             raise MscadError(f"no images (jpg/png) directly in {path}{where}; put the images there.")
         return decode_images(paths, image_size)
     if isinstance(x, (np.ndarray, torch.Tensor)):
-        arr = torch.as_tensor(x)
-        if arr.ndim != 4 or arr.shape[-1] != 3 or not (arr.dtype == torch.uint8 or arr.is_floating_point()):
-            raise MscadError(f"an image array must be uint8 (N, H, W, 3) (or float in [0, 1]), got "
-                             f"{arr.dtype} {tuple(arr.shape)}.")
-        if arr.is_floating_point():
-            arr = torch.from_numpy(float_to_uint8(arr.cpu().numpy(), "the image array"))
-        pil = [Image.fromarray(a.numpy()) for a in arr]
+        if tuple(x.shape)[-1:] != (3,) or len(x.shape) != 4:
+            raise MscadError(f"an image array must be (N, H, W, 3), uint8 (or float in [0, 1]), got "
+                             f"{x.dtype} {tuple(x.shape)}.")
+        arr = pixels_to_uint8(x, "the image array")
+        pil = [Image.fromarray(np.ascontiguousarray(a)) for a in arr]
     elif isinstance(x, (torch.utils.data.Dataset, list, tuple)):
         pil = [_pil_from(x[i], i) for i in range(len(x))]
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 # The modules whose source can change a run's numbers (not the CLI, plots or reports).
 CODE_MODULES = ("augment", "backbones", "compiled", "config", "data", "engine", "fitted", "images",
                 "losses", "metrics", "model",
-                "objectives", "registry", "scoring", "train")
+                "objectives", "registry", "scoring", "experiment.train")
 
 
 def environment() -> dict:

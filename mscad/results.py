@@ -8,8 +8,10 @@ cannot run code.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,15 +21,59 @@ from .errors import CheckpointError, CorruptResultError, MscadError
 from .provenance import code_provenance, environment  # noqa: F401 - re-exported
 
 
-def _atomic_write(path: Path, write):
+_WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EFBIG: "the file would pass this process's file-size limit (ulimit -f)",
+        errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only", errno.EISDIR: "it is a directory",
+        errno.ENOENT: "its folder does not exist", errno.ENOTDIR: "a part of its path is a file"}
+
+
+def write_failure(path: Path, what: str, error: BaseException) -> str:
+    """One sentence for a failed write: what could not be written, where, and why."""
+    if isinstance(error, OSError):
+        why = _WHY.get(error.errno, error.strerror or str(error))
+    else:  # torch.save reports a failed write as RuntimeError ("unexpected pos", ...)
+        text = str(error)
+        why = ("the disk is full" if "No space left" in text
+               else "the file would pass this process's file-size limit (ulimit -f)" if "File too large" in text
+               else f"the write did not complete ({text.splitlines()[0][:120] if text else type(error).__name__})")
+        try:
+            free = shutil.disk_usage(path.parent).free
+            why += f"; {free / 2**20:.0f} MB free there"
+        except OSError:
+            pass
+    return (f"could not write {what} {path}: {why}. Nothing partial was left there (an earlier "
+            "file of that name is unchanged); free space or choose another place, and run again.")
+
+
+def atomic_write(path: str | Path, write, what: str = "the file", before_rename=None) -> Path:
+    """The one way mscad writes a file: ``write(tmp)`` fills a temporary file beside
+    ``path``, ``before_rename()`` (if given) re-checks the target, then a rename puts it in
+    place, so a crash or a full disk leaves the earlier version and no half-file. An OS
+    error (disk full, a file-size limit, a read-only or missing folder) is a
+    :class:`MscadError` sentence naming ``what``, ``path`` and why."""
+    path = Path(path)
     # The temporary name is the process's own, so two processes writing one file (two
     # sweeps over one folder) never write into, or rename away, each other's half-file.
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
+    except OSError as e:
+        raise MscadError(write_failure(path, what, e)) from None
+    except RuntimeError as e:  # torch.save's failed writes
+        if "pos" in str(e) or "write" in str(e).lower() or "File too large" in str(e) \
+                or "No space" in str(e):
+            raise MscadError(write_failure(path, what, e)) from None
+        raise
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return path
 
 
 def check_writable(path: str | Path, flag: str = "--out") -> Path:
@@ -62,11 +108,12 @@ def result_json(result) -> str:
                          "--weight-decay and --temperature).") from None
 
 
-def write_result(result: dict, out: str | Path):
-    """Write a RESULT.json (its schema: docs/result-schema.md), as strict JSON."""
+def write_result(result: dict, out: str | Path, before_rename=None):
+    """Write a RESULT.json (its schema: docs/result-schema.md), as strict JSON, through
+    :func:`atomic_write` (``before_rename``: its last check of the target)."""
     out = check_writable(out)
     text = result_json(result)
-    _atomic_write(out, lambda tmp: tmp.write_text(text))
+    atomic_write(out, lambda tmp: tmp.write_text(text), "the result", before_rename)
 
 
 def _no_constant(name):
@@ -174,6 +221,14 @@ class RunResult:
         known = {k: d[k] for k in RESULT_FIELDS if k in d}
         return cls(**known, extra={k: v for k, v in d.items() if k not in RESULT_FIELDS})
 
+    @property
+    def settings(self):
+        """The config as its type (a :class:`mscad.config.TrainConfig`; ``config`` stays the
+        dict the file holds, for code that indexes it)."""
+        from .config import TrainConfig
+
+        return TrainConfig.from_dict(self.config)
+
     def to_dict(self) -> dict:
         out = {"schema": RESULT_SCHEMA}
         out.update({k: getattr(self, k) for k in RESULT_FIELDS})
@@ -274,8 +329,11 @@ def save_checkpoint(path: Path, model, optimizer, center, history: list, epoch: 
     state = dict(fitted=fitted_state(model, center), optimizer=optimizer.state_dict(),
                  scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
                  history=history, epoch=epoch, config=json.dumps(config), **(extra or {}))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MscadError(write_failure(path, "the checkpoint", e)) from None
+    atomic_write(path, lambda tmp: torch.save(state, tmp), "the checkpoint")
 
 
 def load_checkpoint(path: Path) -> dict:

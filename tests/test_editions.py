@@ -66,7 +66,7 @@ def test_plain_markdown_converts_each_construct():
     assert "Like that" not in student and "Exercise 1." in student
     numbered = editions.plain_markdown(source, {"auc": 1.0, "cls": "x"}, cites, [0, 4], "t", "BIB")
     assert "**Exercise 4.1.** Try it" in numbered
-    with pytest.raises(KeyError, match="no cell glued 'auc'"):
+    with pytest.raises(editions.EditionError, match="no cell glued 'auc'"):
         editions.plain_markdown(source, {"cls": "x"}, cites, [0], "ch", "BIB")
 
 

@@ -111,17 +111,17 @@ def test_temporary_names_are_per_process(tmp_path):
     from mscad import results
 
     names = []
-    real = results._atomic_write
+    real = results.atomic_write
 
-    def spy(path, write):
+    def spy(path, write, *args):
         names.append(path)
-        real(path, lambda tmp: (names.append(tmp), write(tmp)))
+        return real(path, lambda tmp: (names.append(tmp), write(tmp)), *args)
 
-    results._atomic_write = spy
+    results.atomic_write = spy
     try:
         write_result(dict(auroc=0.5, config={}, history=[]), tmp_path / "x.json")
     finally:
-        results._atomic_write = real
+        results.atomic_write = real
     assert str(os.getpid()) in names[1].name
 
 

@@ -35,6 +35,23 @@ def graph() -> dict:
     return edges
 
 
+LAYERS = ("library", "experiment", "book")  # bottom to top (docs/architecture.md)
+
+
+def layer_of(module: str) -> str:
+    """The package layer of a module: its subpackage, or the library at the top level."""
+    head = module.split(".")[0]
+    return head if head in ("experiment", "book") else "library"
+
+
+def upward_imports(edges) -> list:
+    """(module, imported) pairs where a module imports from a layer above its own
+    (``__main__``, the command's entry point, may import the command line)."""
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    return sorted((m, t) for m, targets in edges.items() for t in targets
+                  if m != "__main__" and rank[layer_of(t)] > rank[layer_of(m)])
+
+
 def cycles(edges):
     index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
 
@@ -95,3 +112,7 @@ if __name__ == "__main__":
         print("cycle:", " <-> ".join(comp))
     for level in range(1, max(depth.values()) + 1):
         print(f"layer {level}: {', '.join(sorted(m for m, v in depth.items() if v == level))}")
+    for name in LAYERS:
+        print(f"package layer {name}: {sum(layer_of(m) == name for m in e)} modules")
+    up = upward_imports(e)
+    print(f"imports from a package layer above: {len(up)}" + "".join(f"\n  {m} -> {t}" for m, t in up))

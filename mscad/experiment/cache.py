@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import MscadError
-from .provenance import CODE_MODULES, code_identity, extension_identity  # noqa: F401
-from .results import RunResult, result_json, set_aside, strict_json
+from ..errors import MscadError
+from ..provenance import CODE_MODULES, code_identity, extension_identity  # noqa: F401
+from ..results import RunResult, atomic_write, result_json, set_aside, strict_json
 
 def cache_root() -> Path:
     return Path(os.environ.get("MSCAD_CACHE") or Path.home() / ".cache" / "mscad").expanduser()
@@ -64,8 +64,8 @@ def run_key(cfg, data, images: str | None = None, variant: str | None = None) ->
 
 def load_run(key: str, cfg):
     """The stored run under ``key`` as a :class:`mscad.results.Run`, or None."""
-    from .fitted import FittedModel, read_fitted
-    from .results import Run
+    from ..fitted import FittedModel, read_fitted
+    from ..results import Run
 
     folder = cache_root() / "runs" / key
     if not (folder / "result.json").is_file():
@@ -106,14 +106,12 @@ def store_run(key: str, run) -> bool:
         if (folder / "model.pt").is_dir():  # damage no write can replace: keep it aside
             set_aside(folder, "damaged")
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"model.pt.{os.getpid()}.tmp"
-        torch.save(dict(fitted=run.fitted.state_dict()), tmp)
-        os.replace(tmp, folder / "model.pt")
-        tmp = folder / f"result.json.{os.getpid()}.tmp"
-        tmp.write_text(result_json(run.result))
-        os.replace(tmp, folder / "result.json")  # last: a run without its result is not served
+        atomic_write(folder / "model.pt", lambda tmp: torch.save(dict(fitted=run.fitted.state_dict()), tmp),
+                     "the run cache's model")
+        text = result_json(run.result)  # last: a run without its result is not served
+        atomic_write(folder / "result.json", lambda tmp: tmp.write_text(text), "the run cache's result")
     except (OSError, RuntimeError, MscadError) as e:
         print(f"mscad: warning: could not store this run in the run cache {folder} "
-              f"({type(e).__name__}: {e}); the result itself is kept.", file=sys.stderr)
+              f"({e}); the result itself is kept.", file=sys.stderr)
         return False
     return True

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import IMPLIED, LEGACY, SCALE_KEYS
-from .errors import MscadError
+from ..config import IMPLIED, LEGACY, SCALE_KEYS
+from ..errors import MscadError
 from .paper import PER_CLASS_TABLES
 
 
@@ -29,7 +29,7 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     that is not valid JSON or holds a non-finite number, a result of a newer schema, a
     folder named like a result; other JSON files (no auroc/config/history) are not
     results and are skipped."""
-    from .results import CorruptResultError, RunResult, is_result, strict_json
+    from ..results import CorruptResultError, RunResult, is_result, strict_json
 
     folder = Path(folder)
     if not folder.exists():
@@ -140,7 +140,7 @@ def finished_seeds_of(name: str, objectives, classes=None) -> tuple[pd.DataFrame
 def dataset_classes(dataset: str) -> list | None:
     """The whole class list of a registered data set whose classes are fixed (CIFAR-10,
     CIFAR-100 superclasses), without reading any image; None for the others."""
-    from .data import CIFAR10_CLASSES, CIFAR100_SUPERCLASSES
+    from ..data import CIFAR10_CLASSES, CIFAR100_SUPERCLASSES
 
     return {"cifar10": list(CIFAR10_CLASSES),
             "cifar100-coarse": list(CIFAR100_SUPERCLASSES)}.get(dataset)

@@ -99,7 +99,7 @@ def paper_value(dataset: str, normal_class: str, objective: str):
     rows = table["rows"]
     key = normal_class if normal_class in rows else (int(normal_class) if str(normal_class).isdigit() else None)
     if key is None and dataset == "cifar100-coarse":  # Table 8 is keyed by superclass index
-        from .data import CIFAR100_SUPERCLASSES
+        from ..data import CIFAR100_SUPERCLASSES
 
         names = list(CIFAR100_SUPERCLASSES)
         key = names.index(normal_class) if normal_class in names else None

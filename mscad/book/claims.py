@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import paper
-from .errors import MscadError
-from .collect import finished_seeds_of
-from .stats import format_margin, interval
+from ..experiment import paper
+from ..errors import MscadError
+from ..experiment.collect import finished_seeds_of
+from ..experiment.stats import format_margin, interval
 
 EPOCH0 = "dn2@epoch0"  # the pretrained model's ROC-AUC: epoch 0 of each run (DN2)
 
@@ -307,8 +307,8 @@ def collapse_curves(folder: str = "collapse-cpu", dataset: str = "cifar10", obje
     over the data set's classes (a seed counts once all its classes are done), and
     :func:`curve_verdicts` of them. Returns ``(curves, verdicts, note)``; with nothing
     finished yet the frames are empty and ``note`` says why."""
-    from .collect import dataset_classes, load_results, results_folder
-    from .errors import MscadError
+    from ..experiment.collect import dataset_classes, load_results, results_folder
+    from ..errors import MscadError
     from .plots import epoch_curves
 
     objectives = list(objectives or COLLAPSE_LABELS)
@@ -355,7 +355,7 @@ FIG5_TESTS = {  # claim key -> (objective(s), the parts tested)
 def seed_curves(folder: str = "collapse-cpu", dataset: str = "cifar10", objectives=None) -> pd.DataFrame:
     """Long frame of the Fig. 5 runs in ``folder``: objective, seed, epoch, step, auroc
     (ROC-AUC % averaged over the data set's classes, for seeds where every class has a run)."""
-    from .collect import dataset_classes, load_results, results_folder
+    from ..experiment.collect import dataset_classes, load_results, results_folder
 
     runs = load_results(results_folder(folder))
     runs = runs[runs.dataset == dataset]

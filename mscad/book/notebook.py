@@ -7,8 +7,8 @@ import random
 import numpy as np
 import torch
 
-from .config import default_profile, profile_settings, resolve_device
-from .results import environment
+from ..config import default_profile, profile_settings, resolve_device
+from ..results import environment
 
 
 def setup(seed: int = 0, data: str | None = None, profile: str | None = None) -> dict:
@@ -61,8 +61,8 @@ def chapter_class(normal_class: str | None = None) -> str:
     ``NORMAL_CLASS`` parameter if set, else ``$MSCAD_CLASS`` (one setting for every
     chapter, e.g. ``MSCAD_CLASS=cat python book/execute.py book/0*.ipynb``), else the
     book's showcase class (the median validation DN2, :func:`mscad.report.showcase_class`)."""
-    from .collect import load_results, results_folder
-    from .protocol import showcase_class
+    from ..experiment.collect import load_results, results_folder
+    from ..experiment.protocol import showcase_class
 
     chosen = normal_class or os.environ.get("MSCAD_CLASS")
     if chosen:
@@ -88,8 +88,8 @@ def sweep_beside_table(dataset: str, objectives, folder: str = "sweep-cpu"):
     """The committed sweep's finished seeds for ``objectives`` on ``dataset``, class by
     class beside each other (:func:`mscad.stats.sweep_beside`), with a line saying which
     seeds are in. Returns ``(sweep, table)``; the table is None while no seed is done."""
-    from .collect import dataset_classes, finished_seeds_of
-    from .stats import sweep_beside
+    from ..experiment.collect import dataset_classes, finished_seeds_of
+    from ..experiment.stats import sweep_beside
 
     sweep, status = finished_seeds_of(folder, list(objectives), classes=dataset_classes(dataset))
     print(status)

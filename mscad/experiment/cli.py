@@ -12,13 +12,13 @@ import sys
 import typing
 from pathlib import Path
 
-from .errors import Interrupted, MscadError
+from ..errors import Interrupted, MscadError
 
 
 def _epilog() -> str:
-    from .backbones import BACKBONES
-    from .config import PROFILES
-    from .data import DATASETS
+    from ..backbones import BACKBONES
+    from ..config import PROFILES
+    from ..data import DATASETS
 
     return (f"Data sets: {', '.join(DATASETS.values())}, or a folder with train/<class>/ and test/<class>/, "
             f"read from $MSCAD_DATA (default ./data). Backbones: {', '.join(BACKBONES)} "
@@ -32,7 +32,7 @@ def _flag(f: dataclasses.Field) -> str:
 
 def _experiment_flags(p: argparse.ArgumentParser, sweep: bool = False):
     """One flag per TrainConfig field (sweep: those that are the same for every run)."""
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
@@ -52,7 +52,7 @@ def _experiment_flags(p: argparse.ArgumentParser, sweep: bool = False):
 
 def _config(args, **overrides):
     """The TrainConfig of the flags given; unset flags keep TrainConfig's defaults."""
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
              if getattr(args, f.name, None) is not None}
@@ -63,9 +63,9 @@ def _protect_existing(out: Path, checkpoint: Path, cfg, args):
     """Nothing is replaced without a word: an unfinished run's checkpoint needs --resume
     (continue) or --overwrite (set aside, start afresh); an --out that holds something
     else than this experiment's result needs --overwrite (set aside, name printed)."""
-    from .config import RESUME_KEYS, result_differences
-    from .errors import CorruptResultError
-    from .results import checkpoint_hint, load_result, set_aside
+    from ..config import RESUME_KEYS, result_differences
+    from ..errors import CorruptResultError
+    from ..results import checkpoint_hint, load_result, set_aside
 
     if checkpoint.exists() and not args.resume:
         if not args.overwrite:
@@ -98,8 +98,9 @@ def _protect_existing(out: Path, checkpoint: Path, cfg, args):
 
 
 def cmd_run(args):
-    from .errors import CheckpointError, Interrupted
-    from .results import check_writable, set_aside, write_result
+    from ..errors import CheckpointError, Interrupted
+    from ..results import check_writable, set_aside
+    from .sweep import file_lock
     from .train import fine_tune
 
     _stop_if_interrupted()
@@ -114,22 +115,26 @@ def cmd_run(args):
         raise MscadError(f"--out {out} would be its own checkpoint (OUT.ckpt is written beside the "
                          f"result); give the result another name, e.g. {out.with_suffix('.json')}.")
     cfg = _config(args, normal_class=args.normal_class).resolved()
-    _protect_existing(out, checkpoint, cfg, args)
-    run = dict(cfg=cfg, checkpoint=checkpoint, progress=not args.quiet,
-               cache=False if args.no_cache else None)
-    try:
+    # one run at a time per --out: a second `run` onto it is refused, not silently overwritten
+    with file_lock(out.with_name(f".{out.name}.lock"), f"another run is writing --out {out}",
+                   "wait for it to finish, or give another --out"):
+        _protect_existing(out, checkpoint, cfg, args)
+        before = _file_state(out)
+        run = dict(cfg=cfg, checkpoint=checkpoint, progress=not args.quiet,
+                   cache=False if args.no_cache else None)
         try:
-            result = fine_tune(resume=args.resume, **run).result
-        except CheckpointError as e:
-            if not args.overwrite:
-                raise MscadError(f"{e} (Or add --overwrite to set the checkpoint aside and start "
-                                 "afresh.)") from None
-            print(f"mscad: {e} Kept as {set_aside(checkpoint, 'replaced').name}; starting afresh.",
-                  file=sys.stderr)
-            result = fine_tune(resume=False, **run).result
-    except KeyboardInterrupt:
-        raise Interrupted(_interrupted(checkpoint, "run the same command with --resume to continue")) from None
-    write_result(result, out)
+            try:
+                result = fine_tune(resume=args.resume, **run).result
+            except CheckpointError as e:
+                if not args.overwrite:
+                    raise MscadError(f"{e} (Or add --overwrite to set the checkpoint aside and start "
+                                     "afresh.)") from None
+                print(f"mscad: {e} Kept as {set_aside(checkpoint, 'replaced').name}; starting afresh.",
+                      file=sys.stderr)
+                result = fine_tune(resume=False, **run).result
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted(checkpoint, "run the same command with --resume to continue")) from None
+        _write_unless_changed(result, out, before, args.overwrite)
     if checkpoint.exists() and not args.keep_checkpoint:
         checkpoint.unlink()
     print(f"ROC-AUC {100 * result['auroc']:.2f}% ({result['data']['summary']}; "
@@ -137,12 +142,53 @@ def cmd_run(args):
           f"{result['config']['profile']} profile) -> {out}")
 
 
+def _file_state(path: Path):
+    """What a file is now (None if absent): to notice that another process wrote it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class _Changed(Exception):
+    pass
+
+
+def _write_unless_changed(result, out: Path, before, overwrite: bool):
+    """Write the result to ``out`` unless something else wrote ``out`` while this run
+    trained (checked again just before the rename): then the result is kept beside it
+    under its own name, and nothing is overwritten (with --overwrite, the other file is
+    set aside instead)."""
+    from ..results import set_aside, write_result
+
+    def recheck():
+        if _file_state(out) != before:
+            raise _Changed
+
+    try:
+        write_result(result, out, before_rename=recheck)
+        return
+    except _Changed:
+        pass
+    if overwrite:
+        kept = set_aside(out, "replaced")
+        write_result(result, out)
+        print(f"mscad: {out} was written by another process while this run trained; kept it as "
+              f"{kept.name} (--overwrite).", file=sys.stderr)
+        return
+    side = out.with_name(f"{out.stem}.{os.getpid()}{out.suffix or '.json'}")
+    write_result(result, side)
+    raise MscadError(f"--out {out} was written by another process while this run trained; this run's "
+                     f"result is kept as {side} and {out} is unchanged: compare the two and keep one.")
+
+
 def _interrupted(checkpoint: Path, how: str) -> str:
-    from .results import checkpoint_hint
+    from ..results import checkpoint_hint
 
     if not checkpoint.exists():
-        return "interrupted before the first checkpoint; nothing was saved."
-    return f"interrupted; {checkpoint_hint(checkpoint)}: {how}."
+        return f"{_stop_line()} before the first checkpoint; nothing was saved."
+    return f"{_stop_line()}; {checkpoint_hint(checkpoint)}: {how}."
 
 
 def _split(text):
@@ -151,11 +197,11 @@ def _split(text):
 
 def sweep_jobs(args) -> list:
     """(out file, TrainConfig) of every run of a sweep, all names checked before any runs."""
-    from .backbones import BACKBONES
-    from .config import TrainConfig
-    from .data import load_split, normal_classes, resolve_class
-    from .errors import unknown_name
-    from .objectives import OBJECTIVES
+    from ..backbones import BACKBONES
+    from ..config import TrainConfig
+    from ..data import load_split, normal_classes, resolve_class
+    from ..errors import unknown_name
+    from ..objectives import OBJECTIVES
 
     objectives = _split(args.objectives)
     if not objectives:
@@ -179,7 +225,7 @@ def sweep_jobs(args) -> list:
             args.dataset or TrainConfig.dataset, known_classes)
     else:
         classes = _split(args.classes)
-    from .data import indexable
+    from ..data import indexable
 
     by_index = indexable(args.dataset or TrainConfig.dataset)
     classes = [known_classes[resolve_class(c, known_classes, by_index)] for c in classes]
@@ -210,7 +256,7 @@ def _seeds(args) -> list:
         raise MscadError("give --seed or --seeds, not both.")
     if len(set(seeds)) != len(seeds) or not seeds:
         raise MscadError(f"--seeds must list distinct seeds, got {args.seeds!r}.")
-    from .config import check_seed
+    from ..config import check_seed
 
     return [check_seed(s) for s in seeds]  # all checked before the first run
 
@@ -218,7 +264,7 @@ def _seeds(args) -> list:
 def cmd_sweep(args):
     """Every class x objective x backbone, one result file each, by the rules of
     :mod:`mscad.sweep`, locally or on Ray."""
-    from .results import check_writable
+    from ..results import check_writable
     from .sweep import run_sweep, sweep_lock
 
     _stop_if_interrupted()
@@ -242,13 +288,25 @@ def cmd_sweep(args):
                          "same sweep again: finished runs are kept.")
 
 
+def _holds_a_result(path: Path) -> bool:
+    from ..results import is_result, strict_json
+
+    try:
+        return is_result(strict_json(path.read_text()))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+
+
 def cmd_table(args):
     from .collect import complete_seeds, finished_groups, load_results
     from .orderings import ORDERING_OBJECTIVES, ordering_summary, ordering_text
     from .stats import scale_tables
-    from .results import check_writable
+    from ..results import atomic_write, check_writable, set_aside
 
     out = check_writable(args.out) if args.out else None
+    if out is not None and out.exists() and _holds_a_result(out) and not args.overwrite:
+        raise MscadError(f"--out {out} holds an mscad result file, which the table would replace; "
+                         "give another --out (e.g. table.md), or add --overwrite to set it aside.")
     results = load_results(args.results)
     if args.dataset:
         if args.dataset not in set(results.dataset):
@@ -263,14 +321,16 @@ def cmd_table(args):
                           "95% interval over seeds):\n\n" + ordering_text(ordering_summary(part)).to_markdown())
     text = "\n\n".join(chunks) + "\n"
     if out:
-        out.write_text(text)
+        if out.exists() and _holds_a_result(out):  # --overwrite: set aside, never lost
+            print(f"mscad: {out} kept as {set_aside(out, 'replaced').name}.", file=sys.stderr)
+        atomic_write(out, lambda tmp: tmp.write_text(text), "the table")
     print(text)
 
 
 def cmd_verify(args):
     """Rerun a result file's settings and compare its ROC-AUC, epoch by epoch, with a tolerance."""
-    from .config import TrainConfig
-    from .results import code_provenance, load_result, write_result
+    from ..config import TrainConfig
+    from ..results import code_provenance, load_result, write_result
     from .train import fine_tune
 
     _stop_if_interrupted()
@@ -283,7 +343,7 @@ def cmd_verify(args):
     settings = dict(stored.config)
     settings["device"] = args.device or str(settings.get("device") or "cpu").split(":")[0]
     if settings["device"] == "cuda" and args.device is None:
-        from .config import resolve_device
+        from ..config import resolve_device
         settings["device"] = resolve_device(None)  # a CUDA result on a CPU-only machine: the CPU
     cfg = TrainConfig.from_dict(settings).resolved()
     code = stored.code or {}
@@ -314,7 +374,7 @@ def cmd_verify(args):
 
 
 def _compile_flag(parser):
-    from .compiled import MODES
+    from ..compiled import MODES
 
     parser.add_argument("--compile", choices=MODES, help="run the evaluation's forward passes compiled "
                         "(torch.compile; the same numbers to float rounding): auto = on the CPU from "
@@ -343,7 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     _compile_flag(run)
     run.set_defaults(func=cmd_run)
 
-    from .objectives import OBJECTIVES
+    from ..objectives import OBJECTIVES
 
     sweep = sub.add_parser("sweep", help="many classes x objectives x backbones into a results folder "
                            "(reuses finished runs with the same settings, resumable)", epilog=_epilog())
@@ -385,6 +445,8 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("results", help="folder with result files (searched recursively)")
     table.add_argument("--dataset", help="only this data set")
     table.add_argument("--out", help="also write the table to this file")
+    table.add_argument("--overwrite", action="store_true",
+                       help="if --out holds a result file, set it aside (never replaced without this)")
     table.set_defaults(func=cmd_table)
     return parser
 
@@ -398,10 +460,13 @@ _INTERRUPTS: list = []  # the Ctrl-Cs this process has had, swallowed or not
 
 
 def _interrupt_aware_sigint():
-    """A SIGINT handler that remembers the Ctrl-C before raising KeyboardInterrupt. A
-    Ctrl-C that lands inside a library's import can be swallowed there (a bare ``except``)
-    or surface as another error (AttributeError from a half-imported module); remembering
-    it lets the commands stop after their imports, and main() still exit 130."""
+    """Handlers for SIGINT (Ctrl-C) and SIGTERM (``kill``, a job scheduler's stop) that
+    remember the signal before raising KeyboardInterrupt, so both stop the same way: one
+    line, the checkpoint of the last finished epoch kept for --resume, exit status 128 +
+    the signal's number (130, 143). A Ctrl-C that lands inside a library's import can be
+    swallowed there (a bare ``except``) or surface as another error (AttributeError from
+    a half-imported module); remembering it lets the commands stop after their imports.
+    Returns the previous handlers, to put back."""
     import signal
     import threading
 
@@ -412,7 +477,21 @@ def _interrupt_aware_sigint():
         _INTERRUPTS.append(signum)
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGINT, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _stop_status() -> int:
+    """128 + the signal that stopped the command (130 for Ctrl-C, 143 for SIGTERM)."""
+    import signal
+
+    return 128 + (_INTERRUPTS[-1] if _INTERRUPTS else signal.SIGINT)
+
+
+def _stop_line() -> str:
+    import signal
+
+    return ("stopped by SIGTERM" if _INTERRUPTS and _INTERRUPTS[-1] == signal.SIGTERM
+            else "interrupted")
 
 
 def _stop_if_interrupted():
@@ -438,17 +517,17 @@ def main(argv=None) -> int:
         _stop_if_interrupted()  # a Ctrl-C that something swallowed still ends in exit 130
     except Interrupted as e:
         print(f"mscad: {e}", file=sys.stderr)
-        return 130
+        return _stop_status()
     except MscadError as e:
         print(f"mscad: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("mscad: interrupted.", file=sys.stderr)
-        return 130
+        print(f"mscad: {_stop_line()}.", file=sys.stderr)
+        return _stop_status()
     except Exception:
         if _INTERRUPTS:  # the error a Ctrl-C left behind, not a bug of its own
-            print("mscad: interrupted.", file=sys.stderr)
-            return 130
+            print(f"mscad: {_stop_line()}.", file=sys.stderr)
+            return _stop_status()
         raise
     finally:
         if compile_before is not _UNSET:  # a library caller's environment as it was
@@ -457,6 +536,6 @@ def main(argv=None) -> int:
             else:
                 os.environ["MSCAD_COMPILE"] = compile_before
         warnings.formatwarning = formatter
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
     return 0

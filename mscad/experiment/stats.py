@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import MscadError
-from .objectives import OBJECTIVES
-from .config import SCALE_KEYS
+from ..errors import MscadError
+from ..objectives import OBJECTIVES
+from ..config import SCALE_KEYS
 from .paper import PER_CLASS_TABLES, paper_value
 from .collect import (_in_paper_order, _one_setting, _without, complete_classes, complete_seeded_classes,
                       complete_seeds, describe_scale, finished_groups)

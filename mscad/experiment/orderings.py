@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import MscadError
+from ..errors import MscadError
 from .collect import _in_paper_order, _one_setting, complete_seeded_classes
 from .stats import format_margin, interval
 

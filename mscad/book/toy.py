@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import MscadError
-from .losses import contrastive_loss, msc_loss
-from .metrics import roc_auc
-from .scoring import knn_scores
+from ..errors import MscadError
+from ..losses import contrastive_loss, msc_loss
+from ..metrics import roc_auc
+from ..scoring import knn_scores
 
 __all__ = ["ToyRun", "cap", "train_toy"]
 

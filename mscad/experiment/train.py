@@ -23,22 +23,22 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import engine
-from .augment import TwoViewAugment
-from .compiled import should_compile
-from .config import RESUME_KEYS, TrainConfig, differences
-from .data import OneClassData, one_class_data, validation_anomalies
-from .engine import (FitState, Hook, apply_step, compute_center, grad_scaler,  # noqa: F401
+from .. import engine
+from ..augment import TwoViewAugment
+from ..compiled import should_compile
+from ..config import RESUME_KEYS, ResolvedConfig, TrainConfig, differences
+from ..data import OneClassData, one_class_data, validation_anomalies
+from ..engine import (FitState, Hook, apply_step, compute_center, grad_scaler,  # noqa: F401
                      make_optimizer, objective_inputs, objective_loss, train_epochs,
                      train_one_epoch)
-from .errors import CheckpointMismatchError, MscadError, NonFiniteError
-from .metrics import (around, augmentation_similarity, feature_center, roc_auc, uniformity,
+from ..errors import CheckpointMismatchError, MscadError, NonFiniteError
+from ..metrics import (around, augmentation_similarity, feature_center, roc_auc, uniformity,
                       uniformity_loss)
-from .model import FeatureModel, FrozenActivations, extract_features
-from .objectives import get_objective
-from .results import (Run, RunResult, checkpoint_hint, code_provenance, environment,
+from ..model import FeatureModel, FrozenActivations, extract_features
+from ..objectives import get_objective
+from ..results import (Run, RunResult, checkpoint_hint, code_provenance, environment,
                       load_checkpoint, save_checkpoint)
-from .scoring import get_scorer, knn_scores, leave_one_out_scores
+from ..scoring import get_scorer, knn_scores, leave_one_out_scores
 
 __all__ = ["Checkpointing", "Evaluation", "Probe", "apply_step", "compute_center", "evaluate",
            "experiment_data", "fine_tune", "make_optimizer", "train_epochs", "train_one_epoch"]
@@ -61,7 +61,7 @@ def experiment_data(cfg: TrainConfig) -> OneClassData:
 
 # ------------------------------------------------------------------ evaluation
 @torch.no_grad()
-def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: TrainConfig,
+def evaluate(model: FeatureModel, train_images: torch.Tensor, cfg: ResolvedConfig,
              data: OneClassData | None = None, frozen: dict | None = None,
              frame_center=None, instrument: bool = True, train_features=None) -> dict:
     """The feature statistics of Fig. 1 with the current model and, given a labelled test
@@ -141,7 +141,7 @@ def _diverged(epoch: int, losses: list) -> NonFiniteError:
                           f"(the weights diverged; last loss {losses[-1]:.3g})", diverged=True)
 
 
-def _resume_state(path: Path, cfg: TrainConfig, images: str) -> dict:
+def _resume_state(path: Path, cfg: ResolvedConfig, images: str) -> dict:
     state = load_checkpoint(path)
     wanted = {k: getattr(cfg, k) for k in RESUME_KEYS}
     differ = differences(state["config"], wanted, ignore=())
@@ -162,7 +162,7 @@ def _resume_state(path: Path, cfg: TrainConfig, images: str) -> dict:
     return state
 
 
-def _fit_to_data(cfg: TrainConfig, n_train: int) -> TrainConfig:
+def _fit_to_data(cfg: TrainConfig, n_train: int) -> ResolvedConfig:
     """The settings fitted to the train set (:meth:`mscad.config.ResolvedConfig.for_train_set`)."""
     return cfg.resolved().for_train_set(n_train)
 
@@ -177,7 +177,7 @@ class Evaluation(Hook):
     every ``cfg.eval_every``-th epoch and the last. ``frame_center``: a resumed run's c of
     Eq. 3 (else measured at epoch 0)."""
 
-    def __init__(self, labelled: OneClassData | None, cfg: TrainConfig, instrument: bool,
+    def __init__(self, labelled: OneClassData | None, cfg: ResolvedConfig, instrument: bool,
                  frame_center=None):
         self.labelled, self.cfg, self.instrument = labelled, cfg, instrument
         self.frozen = {}  # the frozen layers' output for the evaluation images, once per run
@@ -253,7 +253,7 @@ class Checkpointing(Hook):
     killed run resumes where it stopped and ends with the same numbers. ``frame``: where
     the mechanism's frame center is read from (an :class:`Evaluation`), if anywhere."""
 
-    def __init__(self, path: Path, cfg: TrainConfig, images: str, frame: Evaluation | None = None):
+    def __init__(self, path: Path, cfg: ResolvedConfig, images: str, frame: Evaluation | None = None):
         self.path, self.config, self.images, self.frame = path, cfg.as_dict(), images, frame
 
     def keep(self, epoch: int, state: FitState):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import TrainConfig
-from .data import OneClassData
-from .model import FeatureModel, extract_features
+from ..config import TrainConfig
+from ..data import OneClassData
+from ..model import FeatureModel, extract_features
 
 __all__ = ["DistanceToCenter", "first_step"]
 
@@ -59,8 +59,8 @@ def first_step(cfg: TrainConfig, images) -> dict:
     a clip makes the gradient's part small, weight decay can be most of the step."""
     import torch
 
-    from .augment import TwoViewAugment
-    from .train import (apply_step, compute_center, grad_scaler, make_optimizer,
+    from ..augment import TwoViewAugment
+    from ..experiment.train import (apply_step, compute_center, grad_scaler, make_optimizer,
                         objective_inputs, objective_loss)
 
     cfg = cfg.resolved()

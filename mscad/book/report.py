@@ -9,14 +9,14 @@ the work is done by one module per job:
 """
 from __future__ import annotations
 
-from .collect import (complete_classes, complete_seeded_classes, complete_seeds, dataset_classes,
+from ..experiment.collect import (complete_classes, complete_seeded_classes, complete_seeds, dataset_classes,
                       describe_scale, finished_groups, finished_seeds_of, load_results,
                       results_folder, scale_groups)
-from .config import SCALE_KEYS
-from .orderings import (ORDERING_CLAIMS, ORDERING_OBJECTIVES, claim_row, ordering_checks,
+from ..config import SCALE_KEYS
+from ..experiment.orderings import (ORDERING_CLAIMS, ORDERING_OBJECTIVES, claim_row, ordering_checks,
                         ordering_summary, ordering_text, verdict)
-from .protocol import lr_choices, lr_selection, showcase_class
-from .stats import (format_margin, interval, margin_interval, objective_intervals, objective_means,
+from ..experiment.protocol import lr_choices, lr_selection, showcase_class
+from ..experiment.stats import (format_margin, interval, margin_interval, objective_intervals, objective_means,
                     per_class_table, scale_tables, seed_means, seed_table, sweep_beside)
 
 __all__ = ["ORDERING_CLAIMS", "ORDERING_OBJECTIVES", "SCALE_KEYS", "claim_row", "complete_classes",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .losses import contrastive_loss, msc_loss
+from ..losses import contrastive_loss, msc_loss
 
 __all__ = ["check_msc_loss"]
 

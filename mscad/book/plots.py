@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from .objectives import OBJECTIVES, objective_label
+from ..objectives import OBJECTIVES, objective_label
 
 
 def _objective_of(run) -> str | None:
@@ -131,7 +131,7 @@ def roc_panels(scores: dict, labels, axes=None):
     scorings of the same test images: ``scores`` maps a label to anomaly scores."""
     from sklearn.metrics import roc_curve
 
-    from .metrics import roc_auc
+    from ..metrics import roc_auc
 
     labels = np.asarray(labels)
     if axes is None:
@@ -360,7 +360,7 @@ def epoch_curves(results, objectives=None, level: float = 0.95, classes=None):
     classes."""
     import pandas as pd
 
-    from .stats import interval
+    from ..experiment.stats import interval
 
     rows = []
     wanted = set(classes) if classes is not None else set(results.normal_class)

@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import (CheckpointError, CheckpointMismatchError, CorruptResultError, Interrupted,
+from ..errors import (CheckpointError, CheckpointMismatchError, CorruptResultError, Interrupted,
                      MscadError)
 
 LAUNCHERS = ("local", "ray")
@@ -29,18 +29,26 @@ LOCK_NAME = ".mscad-sweep.lock"
 
 @contextmanager
 def sweep_lock(out_dir: Path):
-    """One sweep at a time per results folder: an advisory lock (``fcntl.flock``) on
+    """One sweep at a time per results folder: an advisory lock (:func:`file_lock`) on
     ``OUT_DIR/.mscad-sweep.lock``, held by the process that plans and launches the runs (the
     Ray driver too). A second sweep over the folder is refused with the holder's process id
     and host. What it covers: sweeps started on one machine, and on a shared file system
     whose server honours flock (NFSv4, Lustre, BeeGFS with locking on); it does not stop a
     lone ``mscad run --out`` into the folder, nor sweeps on file systems without locks.
     The lock is released when the process ends, however it ends."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(out_dir / LOCK_NAME, f"another sweep is writing into {out_dir}",
+                   "wait for it to finish, or give another --out-dir"):
+        yield
+
+
+@contextmanager
+def file_lock(path: Path, busy: str, fix: str):
+    """An advisory lock (``fcntl.flock``) on ``path``, held while the block runs; if
+    another process holds it, :class:`MscadError` "``busy`` (its pid and host); ``fix``"."""
     import fcntl
     import socket
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / LOCK_NAME
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -49,16 +57,15 @@ def sweep_lock(out_dir: Path):
 
         if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             # a file system without locks (NFSv3 without lockd): not covered, say so and go on
-            print(f"mscad: warning: {out_dir} cannot be locked ({e.strerror}); two sweeps into "
-                  "it at once would not be stopped.", file=sys.stderr)
+            print(f"mscad: warning: {path} cannot be locked ({e.strerror}); two processes "
+                  "writing there at once would not be stopped.", file=sys.stderr)
             handle.close()
             yield
             return
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise MscadError(f"another sweep is writing into {out_dir} ({holder}); wait for it to finish, "
-                         "or give another --out-dir.") from None
+        raise MscadError(f"{busy} ({holder}); {fix}.") from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since "
@@ -72,8 +79,8 @@ def sweep_lock(out_dir: Path):
 
 def stored_result_state(out: Path, cfg) -> tuple[str, str]:
     """('missing' | 'done' | 'corrupt' | 'stale', why) for a sweep's result file."""
-    from .config import result_differences
-    from .results import load_result
+    from ..config import result_differences
+    from ..results import load_result
 
     if not out.exists():
         return "missing", ""
@@ -91,7 +98,7 @@ def run_job(out: str, cfg, progress: bool = False, cache: bool | None = None,
     Returns {"out", "status": "ran" | "failed", "auroc", "wall_s", "error", "note"}."""
     import torch
 
-    from .results import set_aside, write_result
+    from ..results import set_aside, write_result
     from .train import fine_tune
 
     if threads:
@@ -124,7 +131,7 @@ def run_sweep(jobs: list, launcher: str = "local", quiet: bool = False, address:
     from tqdm import tqdm
 
     from .cache import cache_enabled
-    from .results import set_aside
+    from ..results import set_aside
 
     if launcher not in LAUNCHERS:
         raise MscadError(f"unknown launcher {launcher!r}; known launchers: {', '.join(LAUNCHERS)}.")

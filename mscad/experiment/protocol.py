@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import MscadError
-from .objectives import OBJECTIVES
+from ..errors import MscadError
+from ..objectives import OBJECTIVES
 
 
 def lr_selection(results: pd.DataFrame) -> pd.DataFrame:
