@@ -30,7 +30,7 @@ dn2: setup
 test: setup
 	$(PY) -m pytest -q tests
 	rm -rf _build/run-cache  # chapters share runs through a run cache that starts empty
-	MSCAD_PROFILE=quick MSCAD_CACHE=$(abspath _build/run-cache) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax book/
+	MSCAD_PROFILE=quick MSCAD_CACHE=$(abspath _build/run-cache) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax book/ colab/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) book/check_pages.py _build/html  # offline pages, checked in headless Chromium
 

@@ -5,9 +5,11 @@ numbers (``{glue:text}``), citations (``{cite}``), admonitions, numbered exercis
 folded solutions. Colab and JupyterLab render CommonMark, where all of that would show
 as raw markup. This script writes a plain edition of every chapter (``colab/``) in which
 
-- every ``{glue:text}`key:fmt``` becomes the number the committed run glued, formatted as
-  the book formats it (a note at the top says the prose's numbers are the committed
-  run's, and that the code cells recompute them for the reader's own run);
+- a paragraph with glued numbers (``{glue:text}`key:fmt```) becomes live prose: a folded
+  code cell that shows the paragraph as Markdown with the numbers of the reader's own
+  run (:func:`mscad.book.notebook.prose`), the committed run's value in brackets where
+  the two differ; until it runs, its stored output is the committed run's text. The
+  chapter ends with a table of every glued number, the reader's run beside the book's;
 - ``{cite}`key``` becomes "(Author, year)" linked to the bibliography in the repository;
 - an admonition becomes a quoted block with its title in bold; an exercise becomes
   "**Exercise N.** title" (numbered as in the HTML book, chapter by chapter); a solution
@@ -44,6 +46,7 @@ XREF = re.compile(r"\{(?P<role>numref|ref|doc)\}`(?:(?P<text>[^`<]*?)\s*<(?P<tar
 TITLE = re.compile(r"^# (?!\d+\. )", re.M)
 LABEL = re.compile(r"^\([A-Za-z0-9_-]+\)=[ \t]*\n", re.M)
 BADGE = re.compile(r"\(images/colab-badge\.svg\)")
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"  # Colab's own, absolute
 # What a plain front end would show as raw MyST: the test fails on any of these.
 RAW_MYST = re.compile(r"\{(glue:[a-z]+|cite(:[a-z]+)?|numref|ref|doc|eq|download)\}`|^(`{3,}|:{3,})\{[a-z-]+\}"
                       r"|^:(label|class|name):", re.M)
@@ -97,6 +100,30 @@ def _cite(match, cites: dict, url: str) -> str:
     return f"([{'; '.join(names)}]({url}))"
 
 
+def chapter_pages() -> dict:
+    """label (``ch-...``, ``fig-...``, an exercise label) and page name -> the HTML book's
+    page (``book/04_msc.html``) that holds it."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = {}
+    for part in toc.get("parts", []):
+        for chapter in part["chapters"]:
+            file = chapter["file"]
+            stem = Path(file).name
+            pages[stem] = f"{file}.html"
+            path = ROOT / f"{file}.ipynb"
+            if path.exists():
+                text = path.read_text()
+                for label in re.findall(r"\((?:ch|fig)[A-Za-z0-9_-]*\)=", text):
+                    pages[label[1:-2]] = f"{file}.html"
+                for label in re.findall(r"(?:figure|name)\\?\"?: *\\?\"(fig-[A-Za-z0-9_-]+)", text):
+                    pages[label] = f"{file}.html"
+                for label in re.findall(r":label: *([A-Za-z0-9_-]+)", text):
+                    pages[label] = f"{file}.html"
+    return pages
+
+
 def chapter_numbers() -> dict:
     """label (``ch-...``) and file stem -> chapter number, and figure label (``fig-...``) ->
     its number ("6.1"), from ``_toc.yml``'s numbered part (the order the HTML book numbers
@@ -124,20 +151,28 @@ def chapter_numbers() -> dict:
     return numbers
 
 
-def _xref(match, numbers: dict) -> str:
+def _xref(match, numbers: dict, pages: dict | None = None, site: str = "") -> str:
+    """A cross-reference as the HTML book numbers it, linked to the page that holds it."""
     target = (match["target"] or match["bare"]).strip()
     text = match["text"] if match["target"] else None
     n = numbers.get(target, numbers.get(Path(target).name))
+    page = (pages or {}).get(target, (pages or {}).get(Path(target).name))
     if match["role"] == "numref":
         shown = "–" if n is None else str(n)
-        return (text or "%s").replace("%s", shown) + ("" if n is not None else " (not in this edition)")
-    return text or target
+        if n is None:
+            return (text or "%s").replace("%s", shown) + " (not in this edition)"
+        label = (text or "%s").replace("%s", shown)
+    else:
+        label = text or ("the methods page" if Path(target).name == "methods" else target)
+    return f"[{label}]({site}/{page})" if page and site else label
 
 
 def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapter: str,
-                   bib_url: str, solutions: bool = True, numbers: dict | None = None) -> str:
+                   bib_url: str, solutions: bool = True, numbers: dict | None = None,
+                   live: bool = False) -> str:
     """One markdown cell's MyST as CommonMark (+ ``<details>``); ``counter`` holds the
-    chapter's exercise number so far (updated in place) and, second, the chapter's number."""
+    chapter's exercise number so far (updated in place) and, second, the chapter's number.
+    ``live``: glue references are kept (checked, not replaced) for :func:`live_cell`."""
 
     def fence(m):
         kind, arg, body = m["kind"], m["arg"].strip(), m["body"]
@@ -157,10 +192,33 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
 
     text = FENCE.sub(fence, source)
     text = LABEL.sub("", text)
-    text = GLUE.sub(lambda m: _glue_text(m, values, chapter), text)
+    if live:
+        for m in GLUE.finditer(text):
+            _glue_text(m, values, chapter)  # a missing value is refused here too
+    else:
+        text = GLUE.sub(lambda m: _glue_text(m, values, chapter), text)
     text = CITE.sub(lambda m: _cite(m, cites, bib_url), text)
-    text = XREF.sub(lambda m: _xref(m, numbers or {}), text)
-    return BADGE.sub("(../book/images/colab-badge.svg)", text)
+    site = _site()
+    text = XREF.sub(lambda m: _xref(m, numbers or {}, _pages(), site), text)
+    return BADGE.sub(f"({COLAB_BADGE})", text)
+
+
+_CACHE: dict = {}
+
+
+def _site() -> str:
+    if "site" not in _CACHE:
+        sys.path.insert(0, str(BOOK))
+        from set_repository import book_url
+
+        _CACHE["site"] = book_url()
+    return _CACHE["site"]
+
+
+def _pages() -> dict:
+    if "pages" not in _CACHE:
+        _CACHE["pages"] = chapter_pages()
+    return _CACHE["pages"]
 
 
 def repository() -> tuple[str, str]:
@@ -172,12 +230,98 @@ def repository() -> tuple[str, str]:
 
 def edition_note(url: str, solutions: bool = True) -> str:
     return ("> **Reading this notebook in Colab or JupyterLab.** This is the plain edition of the "
-            f"chapter (the HTML book renders the same text with cross-links: {url}). The numbers "
-            "in the prose are those of the committed run at the `cpu` profile; the code cells "
-            "recompute every one of them for your run, so where a sentence and an output "
-            "differ, your output is the one to read. "
+            f"chapter (the HTML book renders the same text with cross-links: {_site()}). Before you "
+            "run it, the numbers in the prose are the book's committed run (the `cpu` profile). "
+            "Run it, and every paragraph with numbers is shown again with *your* run's numbers; "
+            "where yours differ, the book's follows in brackets. The last table sets your run "
+            "beside the book's. "
             + ("Solutions are folded: click to open.\n" if solutions else
                "This copy has no solutions.\n"))
+
+
+def _literal(text: str) -> str:
+    """``text`` as a Python string literal that reads as the paragraph it is."""
+    if "'''" not in text and not text.endswith("\\"):
+        return "r'''" + text + "'''"
+    return repr(text)
+
+
+def blocks(text: str) -> list:
+    """``text`` cut at blank lines into blocks, never inside a ``<details>`` element or a
+    code fence, so each block renders on its own as it did in the whole."""
+    out, current, depth, fence = [], [], 0, False
+    for line in text.split("\n"):
+        if line.strip().startswith("```"):
+            fence = not fence
+        depth += line.count("<details>") - line.count("</details>")
+        if not line.strip() and depth == 0 and not fence and current:
+            out.append("\n".join(current))
+            current = []
+        elif line.strip() or current:
+            current.append(line)
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+def prose_cells(text: str, values: dict, chapter: str, cell_id: str) -> list:
+    """A converted markdown cell as cells: its blocks without glued numbers as markdown
+    (headings stay in the notebook's table of contents), each run of blocks with glued
+    numbers as one live prose cell (:func:`live_cell`)."""
+    groups = []  # (live?, [blocks])
+    for block in blocks(text):
+        live = bool(GLUE.search(block))
+        if groups and groups[-1][0] == live:
+            groups[-1][1].append(block)
+        else:
+            groups.append((live, [block]))
+    cells = []
+    for n, (live, parts) in enumerate(groups):
+        body = "\n\n".join(parts)
+        if live:
+            cells.append(dict(live_cell(body, values, chapter), id=f"{cell_id}-{n}"))
+        else:
+            lines = body.split("\n")
+            cells.append(dict(cell_type="markdown", id=f"{cell_id}-{n}", metadata={},
+                              source=[line + "\n" for line in lines[:-1]] + [lines[-1]]))
+    return cells
+
+
+def live_cell(text: str, values: dict, chapter: str) -> dict:
+    """A paragraph with glued numbers as a folded code cell that shows it with the
+    reader's numbers (:func:`mscad.book.notebook.prose`); its stored output is the
+    committed run's text, so the notebook reads whole before it runs."""
+    keys = list(dict.fromkeys(m["key"] for m in GLUE.finditer(text)))
+    book = "{" + ", ".join(f"{k!r}: {values[k]!r}" for k in keys) + "}"
+    committed = GLUE.sub(lambda m: _glue_text(m, values, chapter), text)
+    lines = committed.split("\n")
+    # an execution count, since the stored output is a run's (nbval refuses outputs of
+    # a cell that never ran)
+    return dict(cell_type="code", execution_count=1,
+                metadata={"cellView": "form", "jupyter": {"source_hidden": True},
+                          "tags": ["live-prose", "hide-input"]},
+                source=("#@title (prose: the numbers of your run)\n"
+                        "from mscad.book.notebook import prose\n"
+                        f"prose({_literal(text)},\n      book={book})"),
+                outputs=[dict(output_type="display_data", metadata={},
+                              data={"text/markdown": [line + "\n" for line in lines[:-1]] + [lines[-1]],
+                                    "text/plain": ["<IPython.core.display.Markdown object>"]})])
+
+
+def closing_table(values: dict) -> list:
+    """The cells that end an edition: every glued number, the reader's run beside the book's."""
+    if not values:
+        return []
+    book = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in values.items()) + "}"
+    return [dict(cell_type="markdown", id="your-run-beside-the-book", metadata={},
+                 source="## Your run beside the book's\n\nEvery number this chapter glued into its "
+                        "prose: your run, the book's committed run (`cpu` profile), and whether "
+                        "they agree as printed. At another profile or seed they differ: that is "
+                        "the point of running it."),
+            dict(cell_type="code", execution_count=None, id="beside-the-book",
+                 metadata={"tags": ["live-prose"]}, outputs=[],
+                 source="from mscad.book.notebook import beside_the_book\n"
+                        f"beside_the_book({book})")]
 
 
 def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None) -> dict:
@@ -192,7 +336,7 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
     values = glued_values(nb)
     cites = bibliography() if cites is None else cites
     url, branch = repository()
-    bib_url = f"{url}/blob/{branch}/book/references.bib"
+    bib_url = f"{_site()}/book/references.html"  # the HTML bibliography (full entries, DOIs)
     out = copy.deepcopy(nb)
     numbers = chapter_numbers()
     own = numbers.get(path.stem)
@@ -203,19 +347,25 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
     cells = []
     for i, cell in enumerate(out["cells"]):
         if cell["cell_type"] == "markdown":
+            live = bool(GLUE.search("".join(cell["source"])))
             text = plain_markdown("".join(cell["source"]), values, cites, counter, path.name,
-                                  bib_url, solutions, numbers)
+                                  bib_url, solutions, numbers, live=live)
             if i == 0 and own is not None:  # the number the HTML book gives the chapter
                 text = TITLE.sub(f"# {own}. ", text, count=1)
             if not text.strip():
                 continue  # a cell that held only a solution (student edition)
-            lines = text.split("\n")
-            cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
-        cells.append(cell)
+            if live:
+                cells.extend(prose_cells(text, values, path.name, cell.get("id", f"cell-{i}")))
+            else:
+                lines = text.split("\n")
+                cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+                cells.append(cell)
+        else:
+            cells.append(cell)
         if i == 0:
             cells.append(dict(cell_type="markdown", id="edition-note", metadata={},  # nbformat 4.5: ids
                               source=edition_note(url, solutions)))
-    out["cells"] = cells
+    out["cells"] = cells + closing_table(values)
     out["metadata"]["mscad_edition"] = dict(source=f"book/{path.name}", solutions=solutions)
     return out
 

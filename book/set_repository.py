@@ -33,6 +33,13 @@ def configured() -> tuple[str, str]:
     return url.rstrip("/"), branch
 
 
+def book_url(url: str | None = None) -> str:
+    """Where the HTML book of the repository at ``url`` is published: its GitHub Pages
+    address (``jupyter-book build`` + ``ghp-import``, the publishing route the README gives)."""
+    owner, repo = (url or configured()[0]).removeprefix("https://github.com/").split("/")[:2]
+    return f"https://{owner.lower()}.github.io/{repo}"
+
+
 def write_config(url: str, branch: str):
     text = CONFIG.read_text()
     text = re.sub(r"(^repository:\n(?:  .*\n)*?  url: *)\S+", rf"\g<1>{url}", text, flags=re.M)

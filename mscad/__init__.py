@@ -45,6 +45,8 @@ def __getattr__(name):
 
 
 class _OldName(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    own_specs: dict = {}
+
     """``import mscad.train`` gives the module ``mscad.experiment.train`` itself (one
     module object under two names: a monkeypatch through either name reaches both)."""
 
@@ -57,13 +59,13 @@ class _OldName(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec):
         name = spec.name.partition(".")[2]
         module = importlib.import_module(f"{__name__}.{MOVED[name]}.{name}")
-        self.own_spec = module.__spec__
+        self.own_specs[spec.name] = module.__spec__  # per name: safe across threads
         return module
 
     def exec_module(self, module):
         # already executed under its own name; the import system has just given it the
         # old name's spec: give its own back (relative imports and pickle read it)
-        module.__spec__ = self.own_spec
+        module.__spec__ = self.own_specs.get(module.__spec__.name, module.__spec__)
 
 
 if not any(isinstance(finder, _OldName) for finder in sys.meta_path):

@@ -76,9 +76,9 @@ class MSCDetector(BaseEstimator):
                  threshold_percentile: float | None = None, device: str | None = None,
                  precision: str | None = None, progress: bool = False,
                  clip_grad_norm: float | None = None):
-        params = dict(locals())
-        for name in self._get_param_names():  # stored as given (scikit-learn's rule)
-            setattr(self, name, params[name])
+        for name, value in dict(locals()).items():  # stored as given (scikit-learn's rule)
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     # ------------------------------------------------------------ settings
     def _resolve(self, device: str | None = None) -> TrainConfig:
@@ -141,7 +141,7 @@ class MSCDetector(BaseEstimator):
         except NonFiniteError as e:
             if not e.diverged:
                 raise
-            raise MscadError(f"{e}: the weights diverged; lower lr (now {fit_cfg.lr:g}), or set "
+            raise MscadError(f"{e}; lower lr (now {fit_cfg.lr:g}), or set "
                              f"clip_grad_norm (now {fit_cfg.clip_grad_norm:g}), and fit again.") from None
         self.config_ = fit_cfg
         self.result_ = RunResult(
@@ -171,10 +171,18 @@ class MSCDetector(BaseEstimator):
         """The fine-tuned :class:`mscad.model.FeatureModel`."""
         return self.fitted_.features
 
+    @model_.setter
+    def model_(self, model):
+        self.fitted_.features = model
+
     @property
     def gallery_(self) -> np.ndarray:
         """The training images' features: the kNN gallery (Eq. 5)."""
         return self.fitted_.gallery.cpu().numpy()
+
+    @gallery_.setter
+    def gallery_(self, gallery):
+        self._set_scorer(np.asarray(gallery, dtype=np.float32))
 
     @property
     def threshold_(self) -> float:
@@ -216,7 +224,8 @@ class MSCDetector(BaseEstimator):
     # ------------------------------------------------------------ save / load
     def _saved_state(self) -> dict:
         """The detector as plain tensors and strings (the file's content, and pickle's)."""
-        return dict(format=FORMAT, fitted=self.fitted_.state_dict(),
+        fitted = {k: v.cpu() for k, v in self.fitted_.state_dict().items()}  # loads anywhere
+        return dict(format=FORMAT, fitted=fitted,
                     decision_scores=torch.from_numpy(self.decision_scores_),
                     config=json.dumps(self.config_.as_dict()),
                     params=json.dumps(self.get_params(), default=_plain), result=result_json(self.result_))

@@ -242,17 +242,20 @@ def fit(cfg: ResolvedConfig, images: torch.Tensor, hooks=(), resume: dict | None
                                                          precision=cfg.precision)
         center = compute_center(model, images, cfg, state.pretrained_features, state.frozen)
     state.fitted.center = center
-    for hook in hooks:
-        getattr(hook, "start", Hook.start)(state)
+    for hook in hooks:  # a hook has any of start, measure and keep
+        if hasattr(hook, "start"):
+            hook.start(state)
 
     if resume is None:  # epoch 0: the pretrained model (DN2)
         record = dict(epoch=0, auroc=None, loss=None)
         for hook in hooks:
-            record.update(getattr(hook, "measure", Hook.measure)(0, state, None))
+            if hasattr(hook, "measure"):
+                record.update(hook.measure(0, state, None))
         record["seconds"] = round(time.time() - started, 2)
         state.history = [record]
         for hook in hooks:
-            getattr(hook, "keep", Hook.keep)(0, state)
+            if hasattr(hook, "keep"):
+                hook.keep(0, state)
 
     epochs = range(state.first_epoch, state.last_epoch + 1)
     measure = [lambda epoch, _model, losses, h=h: h.measure(epoch, state, losses)

@@ -169,11 +169,12 @@ def pixels_to_uint8(x, what: str) -> np.ndarray:
         return float_to_uint8(a, what)
     if not np.issubdtype(a.dtype, np.integer):
         raise MscadError(f"{what} has {a.dtype} pixels; give uint8 (0..255) or floats in [0, 1].")
+    if a.dtype == np.uint16:  # a 16-bit image (PNG, microscopy): always scaled by its range,
+        # as a 16-bit file is decoded, whatever its values
+        return np.round(a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
     low, high = (int(a.min()), int(a.max())) if a.size else (0, 0)
     if 0 <= low and high <= 255:
         return a.astype(np.uint8)
-    if a.dtype == np.uint16:  # a 16-bit image (PNG, microscopy): scaled by its range
-        return np.round(a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
     raise MscadError(f"{what} has {a.dtype} pixels from {low} to {high}; give uint8 (0..255), "
                      "16-bit unsigned images (0..65535) or floats in [0, 1].")
 

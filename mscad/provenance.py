@@ -31,12 +31,12 @@ def environment() -> dict:
 
 @lru_cache(maxsize=None)
 def code_identity() -> str:
-    import importlib
     import importlib.metadata as md
 
     h = hashlib.sha256()
+    package = Path(__file__).parent  # read, not imported: the library never loads the layers above
     for name in CODE_MODULES:
-        h.update(Path(importlib.import_module(f"mscad.{name}").__file__).read_bytes())
+        h.update((package / f"{name.replace('.', '/')}.py").read_bytes())
     for package in ("torch", "torchvision", "timm", "kornia"):
         try:
             h.update(f"{package}=={md.version(package)}".encode())

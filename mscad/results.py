@@ -28,6 +28,10 @@ _WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used 
         errno.ENOENT: "its folder does not exist", errno.ENOTDIR: "a part of its path is a file"}
 
 
+_TORCH_WRITE_FAILURES = ("unexpected pos", "PytorchStreamWriter failed", "failed writing",
+                         "File too large", "No space left on device", "Disk quota exceeded")
+
+
 def write_failure(path: Path, what: str, error: BaseException) -> str:
     """One sentence for a failed write: what could not be written, where, and why."""
     if isinstance(error, OSError):
@@ -63,9 +67,8 @@ def atomic_write(path: str | Path, write, what: str = "the file", before_rename=
         os.replace(tmp, path)
     except OSError as e:
         raise MscadError(write_failure(path, what, e)) from None
-    except RuntimeError as e:  # torch.save's failed writes
-        if "pos" in str(e) or "write" in str(e).lower() or "File too large" in str(e) \
-                or "No space" in str(e):
+    except RuntimeError as e:  # torch.save's failed writes (its serializer's own words)
+        if any(words in str(e) for words in _TORCH_WRITE_FAILURES):
             raise MscadError(write_failure(path, what, e)) from None
         raise
     finally:

@@ -31,7 +31,12 @@ def test_a_plain_front_end_shows_no_raw_myst(path):
     cells = json.loads(edition.read_text())["cells"]  # nbformat 4.5: every cell has an id
     ids = [c.get("id") for c in cells]
     assert all(ids) and len(set(ids)) == len(ids), "cell ids missing or repeated"
-    html, _ = HTMLExporter().from_notebook_node(nbformat.read(edition, as_version=4))
+    from traitlets.config import Config
+
+    config = Config()  # a live prose cell's code is folded: the reader sees its output
+    config.TagRemovePreprocessor.remove_input_tags = {"live-prose"}
+    config.TagRemovePreprocessor.enabled = True
+    html, _ = HTMLExporter(config=config).from_notebook_node(nbformat.read(edition, as_version=4))
     text = re.sub(r"<[^>]+>", "", html)
     for token in ("{glue:text}", "{cite}", "{exercise}", "{solution}", "{admonition}", ":label:",
                   ":class: dropdown"):
@@ -89,3 +94,52 @@ def test_the_student_edition_has_no_solutions(tmp_path):
     assert (out / "_toc.yml").exists() and (out / "_config.yml").exists()
     with pytest.raises(SystemExit, match="is not empty"):
         student_edition.write(out)
+
+
+@pytest.mark.parametrize("path", editions.chapters(), ids=lambda p: p.name)
+def test_every_glued_number_is_live_in_the_edition(path):
+    """No sentence of an edition states a committed number as the reader's: every glue
+    reference of the chapter sits in a live prose cell (shown from the reader's run), and
+    none in a markdown cell."""
+    source = json.loads(path.read_text())
+    refs = sum(len(editions.GLUE.findall("".join(c["source"]))) for c in source["cells"]
+               if c["cell_type"] == "markdown")
+    cells = json.loads((ROOT / "colab" / path.name).read_text())["cells"]
+    live = [c for c in cells if "live-prose" in c["metadata"].get("tags", [])]
+    in_live = sum(len(editions.GLUE.findall("".join(c["source"]))) for c in live)
+    solutions_only = refs - in_live  # refs inside solutions are kept too (folded, live)
+    assert in_live == refs, (path.name, solutions_only)
+    assert not any(editions.GLUE.search("".join(c["source"])) for c in cells if c["cell_type"] == "markdown")
+    if refs:
+        assert "beside_the_book" in "".join(cells[-1]["source"])
+
+
+def test_an_executed_edition_shows_the_readers_numbers_not_the_books(tmp_path, shared_data, monkeypatch):
+    """Chapter 1's edition run at the quick profile: each prose cell shows the values this
+    run glued; a committed value that differs appears only inside "(the book's run: ...)"."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("MSCAD_PROFILE", "quick")
+    nb = nbformat.read(ROOT / "colab" / "01_dn2.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json\nfrom mscad.book.notebook import GLUED\nprint('GLUED=' + json.dumps(GLUED, default=str))"))
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "colab")}}).execute()
+    glued = json.loads(nb.cells[-1].outputs[0]["text"].split("GLUED=", 1)[1])
+    committed = editions.glued_values(json.loads((ROOT / "book" / "01_dn2.ipynb").read_text()))
+    checked = 0
+    for cell in nb.cells:
+        if "live-prose" not in cell.metadata.get("tags", []) or "prose(" not in cell.source:
+            continue
+        shown = "".join(o["data"]["text/markdown"] for o in cell.outputs if "data" in o)
+        outside = re.sub(r"\(the book's run[^)]*\)", "", shown)
+        for m in editions.GLUE.finditer(cell.source):
+            key, fmt = m["key"], m["fmt"]
+            yours = format(glued[key], fmt) if fmt else str(glued[key])
+            ours = format(committed[key], fmt) if fmt else str(committed[key])
+            assert yours in outside, (key, yours)
+            if ours != yours and not re.search(rf"(?<![\d.]){re.escape(ours)}(?![\d])", yours):
+                assert not re.search(rf"(?<![\d.]){re.escape(ours)}(?![\d])", outside), (key, ours)
+            checked += 1
+    assert checked >= 20

@@ -38,3 +38,37 @@ def test_the_sweep_table_covers_the_finished_seeds(capsys):
 def test_compared_words_follow_the_numbers():
     assert compared(2.0, 1.0) == "above" and compared(1.0, 2.0) == "below"
     assert compared(1.0, 1.04) == "level with"
+
+
+# ------------------------------------------------------------------ live prose (issue 32)
+def test_live_prose_shows_the_readers_numbers_and_the_books_where_they_differ(monkeypatch):
+    from mscad.book import notebook
+
+    monkeypatch.setattr(notebook, "GLUED", {"auc": 55.278, "word": "above", "cls": "horse"})
+    text = ("For {glue:text}`cls` the score is {glue:text}`auc:.1f`%, {glue:text}`word` the raw "
+            "{glue:text}`raw:.1f`%.")
+    shown = notebook.live_text(text, {"auc": 84.42, "word": "above", "cls": "horse", "raw": 60.42})
+    assert shown == ("For horse the score is 55.3% (the book's run: 84.4%), above the raw "
+                     "60.4% (the book's run; yours is computed further down).")
+    same = notebook.live_text("{glue:text}`auc:.1f`", {"auc": 55.31})
+    assert same == "55.3"  # equal as printed: no bracket
+
+
+def test_beside_the_book_sets_every_glued_value_beside_the_readers(monkeypatch):
+    from mscad.book import notebook
+
+    monkeypatch.setattr(notebook, "GLUED", {"auc": 55.278, "cls": "horse"})
+    table = notebook.beside_the_book({"auc": 84.4221, "cls": "horse", "later": 3})
+    assert list(table.index) == ["auc", "cls", "later"]
+    assert table.loc["auc", "your run"] == 55.278 and table.loc["auc", "the book's run"] == 84.422
+    assert table["same"].tolist() == [False, True, False]
+    assert table.loc["later", "your run"] == "not computed"
+
+
+def test_a_chapter_runs_at_the_books_profile_unless_told(monkeypatch):
+    from mscad.book.notebook import BOOK_PROFILE, chapter_profile
+
+    monkeypatch.delenv("MSCAD_PROFILE", raising=False)
+    assert chapter_profile() == BOOK_PROFILE == "cpu"  # on any device, a GPU too
+    monkeypatch.setenv("MSCAD_PROFILE", "quick")
+    assert chapter_profile() == "quick" and chapter_profile("gpu") == "gpu"

@@ -288,3 +288,69 @@ def test_the_detectors_setting_errors_name_its_parameters():
     with pytest.raises(MscadError) as e:
         MSCDetector(objective="msc", profile="quick", image_size=32, momentum=1.5).fit(images)
     assert "momentum" in str(e.value) and "--" not in str(e.value)
+
+
+# ------------------------------------------------------------------ review follow-ups
+def test_a_hook_needs_only_the_methods_it_uses(folder_dataset):
+    from mscad.config import TrainConfig
+    from mscad.data import one_class_data
+    from mscad.engine import fit
+
+    cfg = TrainConfig(dataset=str(folder_dataset), normal_class="circle", objective="msc",
+                      profile="quick", image_size=32, batch_size=4, epochs=1).resolved()
+    images = one_class_data(str(folder_dataset), "circle", image_size=32).train
+
+    class Steps:  # measure only
+        def measure(self, epoch, state, losses):
+            return dict(steps=None if losses is None else len(losses))
+
+    state = fit(cfg.for_train_set(len(images)), images, [Steps()])
+    assert [r["steps"] for r in state.history] == [None, len(images) // 4]
+
+
+def test_a_non_io_runtime_error_is_not_called_a_failed_write(tmp_path):
+    def bug(tmp):
+        raise RuntimeError("Expected a positive number of elements")
+
+    with pytest.raises(RuntimeError, match="positive number"):
+        atomic_write(tmp_path / "x.pt", bug, "the checkpoint")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_removed_while_the_run_trains_gets_the_result(folder_dataset, tmp_path, capsys, monkeypatch):
+    import mscad.experiment.train as train
+
+    out = tmp_path / "r.json"
+    assert main(run_args(folder_dataset, out)) == 0  # a result of these settings is there
+    real = train.fine_tune
+
+    def meanwhile(*args, **kwargs):
+        run = real(*args, **kwargs)
+        out.unlink()
+        return run
+
+    monkeypatch.setattr(train, "fine_tune", meanwhile)
+    for extra in ((), ("--overwrite",)):
+        assert main(run_args(folder_dataset, out, *extra)) == 0, capsys.readouterr().err
+        assert json.loads(out.read_text())["config"]["objective"] == "dn2"
+
+
+def test_16_bit_pixels_are_scaled_whatever_their_values():
+    from mscad.images import pixels_to_uint8
+
+    assert pixels_to_uint8(np.array([0, 200, 65535], np.uint16), "x").tolist() == [0, 1, 255]
+    assert pixels_to_uint8(np.array([0, 200], np.uint16), "x").tolist() == [0, 1]
+
+
+def test_a_detector_subclass_with_its_own_parameters_works():
+    from sklearn.base import clone
+
+    from mscad.detector import MSCDetector
+
+    class Mine(MSCDetector):
+        def __init__(self, objective="dn2", extra=1):
+            super().__init__(objective=objective)
+            self.extra = extra
+
+    det = clone(Mine(extra=3))
+    assert det.extra == 3 and det.objective == "dn2"

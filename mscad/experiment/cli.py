@@ -171,6 +171,9 @@ def _write_unless_changed(result, out: Path, before, overwrite: bool):
         return
     except _Changed:
         pass
+    if not out.exists():  # removed while this run trained: nothing there to protect
+        write_result(result, out)
+        return
     if overwrite:
         kept = set_aside(out, "replaced")
         write_result(result, out)

@@ -253,8 +253,10 @@ class Checkpointing(Hook):
     killed run resumes where it stopped and ends with the same numbers. ``frame``: where
     the mechanism's frame center is read from (an :class:`Evaluation`), if anywhere."""
 
-    def __init__(self, path: Path, cfg: ResolvedConfig, images: str, frame: Evaluation | None = None):
+    def __init__(self, path: Path, cfg: ResolvedConfig, images: str, frame: Evaluation | None = None,
+                 stored_frame=None):
         self.path, self.config, self.images, self.frame = path, cfg.as_dict(), images, frame
+        self.stored_frame = stored_frame  # a resumed run's frame center, when nothing measures it
 
     def keep(self, epoch: int, state: FitState):
         if epoch == 0 and not state.cfg.epochs:
@@ -262,6 +264,8 @@ class Checkpointing(Hook):
         extra = dict(images=self.images)
         if self.frame is not None and self.frame.frame_center is not None:
             extra["frame_center"] = torch.as_tensor(self.frame.frame_center)
+        elif self.stored_frame is not None:
+            extra["frame_center"] = torch.as_tensor(self.stored_frame)
         save_checkpoint(self.path, state.model, state.optimizer, state.center, state.history, epoch,
                         self.config, state.scaler, extra=extra)
 
@@ -323,15 +327,15 @@ def fine_tune(cfg: TrainConfig, checkpoint: str | Path | None = None, resume: bo
     state = _resume_state(ckpt_path, cfg, images) if resuming else None
     hooks = []
     evaluation = None
+    stored_frame = state.get("frame_center") if state else None
     if instrument or labelled is not None:
-        stored_frame = state.get("frame_center") if state else None
         evaluation = Evaluation(labelled, cfg, instrument,
                                 None if stored_frame is None else stored_frame.numpy())
         hooks.append(evaluation)
     if on_epoch is not None:
         hooks.append(Probe(on_epoch))
     if ckpt_path:
-        hooks.append(Checkpointing(ckpt_path, cfg, images, evaluation))
+        hooks.append(Checkpointing(ckpt_path, cfg, images, evaluation, stored_frame))
     name = labelled.target_class if labelled else "normal"
 
     def bar(epochs, first, last):
