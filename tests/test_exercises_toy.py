@@ -67,3 +67,60 @@ def test_the_toy_shows_the_mechanism():
     assert msc.auroc_after > con.auroc_after
     with pytest.raises(ValueError, match="contrastive"):
         train_toy("center")
+
+
+# ------------------------------------------------------------------ a checker for every equation
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+CASES = {
+    "check_center_loss": [
+        (lambda z, c: ((z - c) ** 2).sum(1).mean(), "Right"),
+        (lambda z, c: (z - c).norm(dim=1).mean(), "no square"),
+        (lambda z, c: ((z - c) ** 2).sum(1).sum(), "sum, not mean"),
+        (lambda z, c: ((torch.nn.functional.normalize(z, dim=1)
+                        - torch.nn.functional.normalize(c, dim=0)) ** 2).sum(1).mean(), "normalised"),
+    ],
+    "check_angular_center_loss": [
+        (lambda z, c: -(torch.nn.functional.normalize(z, dim=1)
+                        * torch.nn.functional.normalize(c, dim=0)).sum(1).mean(), "Right"),
+        (lambda z, c: (torch.nn.functional.normalize(z, dim=1)
+                       * torch.nn.functional.normalize(c, dim=0)).sum(1).mean(), "wrong sign"),
+        (lambda z, c: -(torch.nn.functional.normalize(z, dim=1) * c).sum(1).mean(), "c not normalised"),
+    ],
+    "check_contrastive_loss": [
+        (lambda a, b, t: __import__("mscad.losses", fromlist=["x"]).contrastive_loss(a, b, t), "Right"),
+        (lambda a, b, t: __import__("mscad.losses", fromlist=["x"]).contrastive_loss(a, b, 1.0), "no temperature"),
+    ],
+    "check_knn_scores": [
+        (lambda tr, te, k: np.sort(1 - _unit(te) @ _unit(tr).T, axis=1)[:, :k].sum(1), "Right"),
+        (lambda tr, te, k: np.sort(1 - _unit(te) @ _unit(tr).T, axis=1)[:, -k:].sum(1), "farthest"),
+        (lambda tr, te, k: np.sort(1 - _unit(te) @ _unit(tr).T, axis=1)[:, :k].mean(1), "mean, not sum"),
+        (lambda tr, te, k: np.sort(1 - _unit(te) @ _unit(tr).T, axis=1)[:, 0], "k = 1"),
+    ],
+    "check_uniformity": [
+        (lambda z: ((_unit(z) @ _unit(z).T).sum() - len(z)) / (len(z) * (len(z) - 1)), "Right"),
+        (lambda z: (_unit(z) @ _unit(z).T).mean(), "pairs with themselves"),
+        (lambda z: ((_unit(z) @ _unit(z).T).sum() - len(z)) / len(z) ** 2, "divided by n^2"),
+    ],
+}
+
+
+@pytest.mark.parametrize("checker", sorted(CASES))
+def test_each_equations_checker_names_the_mistake(checker, capsys):
+    """A hand-written right answer passes; each classic mistake is named; a stub says
+    'not written yet'; a crash is reported, not raised."""
+    from mscad.book import exercises
+
+    check = getattr(exercises, checker)
+    for student, says in CASES[checker]:
+        ok = check(student)
+        line = capsys.readouterr().out
+        assert ok == (says == "Right") and says in line, (checker, says, line)
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert not check(stub) and "Not written yet" in capsys.readouterr().out
+    assert not check(lambda *args: 1 / 0) and "ZeroDivisionError" in capsys.readouterr().out
