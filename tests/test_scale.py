@@ -1,0 +1,35 @@
+"""The DN2 scale grid's reading (issue 29): the committed grid files, read and ordered
+into the steps from the book's DN2 to the paper's."""
+import json
+
+import numpy as np
+import pytest
+
+from mscad.book.scale import PAPER_EFFICIENTNET, PAPER_RESNET152, distance_steps, grid_table
+from mscad.errors import MscadError
+
+
+def test_the_committed_grid_reads_into_steps_that_add_up():
+    grid = grid_table()
+    lite0_64 = grid[(grid.backbone == "efficientnet_lite0") & (grid.image_size == 64)].iloc[0]
+    assert lite0_64.subset_low < lite0_64.subset < lite0_64.subset_high  # three seeds: an interval
+    steps = distance_steps(grid)
+    first, data = steps.iloc[0], steps.iloc[1]
+    assert first.dn2 == pytest.approx(lite0_64.subset) and data.dn2 == pytest.approx(lite0_64.full)
+    assert data.change == pytest.approx(data.dn2 - first.dn2)
+    assert data.low <= data.change <= data.high
+    resolution = steps[steps.index.str.startswith("+ resolution")]
+    # each resolution step is the change from the row before it (Lite0, full data)
+    chain = [data.dn2] + list(resolution.dn2)
+    assert np.allclose(resolution.change, np.diff(chain))
+    assert list(steps.dn2[-2:]) == [PAPER_EFFICIENTNET, PAPER_RESNET152] == [89.3, 92.5]
+
+
+def test_a_grid_without_the_books_scale_is_refused(tmp_path):
+    d = dict(backbone="efficientnet_lite1", image_size=240, mean_auroc=0.9, mean_auroc_raw=0.86,
+             mean_auroc_subset={"seed0": 0.89, "seed1": 0.88}, cost=dict(extract_s=1.0, images_per_s=1.0))
+    (tmp_path / "efficientnet_lite1-240px.json").write_text(json.dumps(d))
+    with pytest.raises(MscadError, match="64 px"):
+        distance_steps(grid_table(tmp_path))
+    with pytest.raises(MscadError, match="no DN2 grid files"):
+        grid_table(tmp_path / "empty")
