@@ -62,6 +62,11 @@ def write(out: Path) -> dict:
     for name in ("_config.yml", "_toc.yml", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, out / name)
+    # the instructors' page (how to adapt and grade the lessons) is not the students'
+    toc = out / "_toc.yml"
+    toc.write_text("".join(line for line in toc.read_text().splitlines(keepends=True)
+                           if "book/instructors" not in line))
+    (out / "book" / "instructors.md").unlink(missing_ok=True)
     counts = {}
     for path in sorted((out / "book").glob("[0-9]*.ipynb")):
         nb, counts[path.name] = without_solutions(json.loads(path.read_text()))

@@ -143,3 +143,10 @@ def test_an_executed_edition_shows_the_readers_numbers_not_the_books(tmp_path, s
                 assert not re.search(rf"(?<![\d.]){re.escape(ours)}(?![\d])", outside), (key, ours)
             checked += 1
     assert checked >= 20
+
+
+def test_the_student_edition_leaves_out_the_instructors_page(tmp_path):
+    student_edition.write(tmp_path / "student")
+    assert "instructors" not in (tmp_path / "student" / "_toc.yml").read_text()
+    assert not (tmp_path / "student" / "book" / "instructors.md").exists()
+    assert (tmp_path / "student" / "book" / "glossary.md").exists()
