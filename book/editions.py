@@ -241,7 +241,7 @@ def edition_note(url: str, solutions: bool = True) -> str:
 
 def _literal(text: str) -> str:
     """``text`` as a Python string literal that reads as the paragraph it is."""
-    if "'''" not in text and not text.endswith("\\"):
+    if "'''" not in text and not text.endswith(("\\", "'")):
         return "r'''" + text + "'''"
     return repr(text)
 
@@ -308,11 +308,13 @@ def live_cell(text: str, values: dict, chapter: str) -> dict:
                                     "text/plain": ["<IPython.core.display.Markdown object>"]})])
 
 
-def closing_table(values: dict) -> list:
-    """The cells that end an edition: every glued number, the reader's run beside the book's."""
+def closing_table(values: dict, formats: dict | None = None) -> list:
+    """The cells that end an edition: every glued number, the reader's run beside the
+    book's, each printed with the format the prose uses for it (``formats``)."""
     if not values:
         return []
     book = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in values.items()) + "}"
+    shown = {k: f for k, f in (formats or {}).items() if f and k in values}
     return [dict(cell_type="markdown", id="your-run-beside-the-book", metadata={},
                  source="## Your run beside the book's\n\nEvery number this chapter glued into its "
                         "prose: your run, the book's committed run (`cpu` profile), and whether "
@@ -321,7 +323,7 @@ def closing_table(values: dict) -> list:
             dict(cell_type="code", execution_count=None, id="beside-the-book",
                  metadata={"tags": ["live-prose"]}, outputs=[],
                  source="from mscad.book.notebook import beside_the_book\n"
-                        f"beside_the_book({book})")]
+                        f"beside_the_book({book},\n                {shown!r})")]
 
 
 def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None) -> dict:
@@ -365,7 +367,10 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
         if i == 0:
             cells.append(dict(cell_type="markdown", id="edition-note", metadata={},  # nbformat 4.5: ids
                               source=edition_note(url, solutions)))
-    out["cells"] = cells + closing_table(values)
+    formats = {}
+    for m in GLUE.finditer(markdown):  # the first format the prose gives each value
+        formats.setdefault(m["key"], m["fmt"])
+    out["cells"] = cells + closing_table(values, formats)
     out["metadata"]["mscad_edition"] = dict(source=f"book/{path.name}", solutions=solutions)
     return out
 

@@ -45,10 +45,10 @@ def __getattr__(name):
 
 
 class _OldName(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    own_specs: dict = {}
-
     """``import mscad.train`` gives the module ``mscad.experiment.train`` itself (one
     module object under two names: a monkeypatch through either name reaches both)."""
+
+    own_specs: dict = {}
 
     def find_spec(self, fullname, path=None, target=None):
         head, _, name = fullname.partition(".")

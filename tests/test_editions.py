@@ -150,3 +150,11 @@ def test_the_student_edition_leaves_out_the_instructors_page(tmp_path):
     assert "instructors" not in (tmp_path / "student" / "_toc.yml").read_text()
     assert not (tmp_path / "student" / "book" / "instructors.md").exists()
     assert (tmp_path / "student" / "book" / "glossary.md").exists()
+
+
+@pytest.mark.parametrize("text", ["ends with a quote '", "two ''", "a ''' triple", "a \\ back\\slash\\",
+                                  "\\N{x} and {braces}", "plain"])
+def test_a_paragraph_round_trips_into_its_live_cell(text):
+    import ast
+
+    assert ast.literal_eval(editions._literal(text)) == text

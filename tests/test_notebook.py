@@ -60,7 +60,7 @@ def test_beside_the_book_sets_every_glued_value_beside_the_readers(monkeypatch):
     monkeypatch.setattr(notebook, "GLUED", {"auc": 55.278, "cls": "horse"})
     table = notebook.beside_the_book({"auc": 84.4221, "cls": "horse", "later": 3})
     assert list(table.index) == ["auc", "cls", "later"]
-    assert table.loc["auc", "your run"] == 55.278 and table.loc["auc", "the book's run"] == 84.422
+    assert table.loc["auc", "your run"] == "55.278" and table.loc["auc", "the book's run"] == "84.4221"
     assert table["same"].tolist() == [False, True, False]
     assert table.loc["later", "your run"] == "not computed"
 
@@ -72,3 +72,11 @@ def test_a_chapter_runs_at_the_books_profile_unless_told(monkeypatch):
     assert chapter_profile() == BOOK_PROFILE == "cpu"  # on any device, a GPU too
     monkeypatch.setenv("MSCAD_PROFILE", "quick")
     assert chapter_profile() == "quick" and chapter_profile("gpu") == "gpu"
+
+
+def test_beside_the_book_compares_values_as_the_prose_prints_them(monkeypatch):
+    from mscad.book import notebook
+
+    monkeypatch.setattr(notebook, "GLUED", {"auc": 84.41})
+    table = notebook.beside_the_book({"auc": 84.43}, {"auc": ".1f"})
+    assert table.loc["auc", "your run"] == "84.4" and bool(table.loc["auc", "same"])

@@ -33,3 +33,13 @@ def test_a_grid_without_the_books_scale_is_refused(tmp_path):
         distance_steps(grid_table(tmp_path))
     with pytest.raises(MscadError, match="no DN2 grid files"):
         grid_table(tmp_path / "empty")
+
+
+def test_a_missing_native_lite0_leaves_the_backbone_steps_without_a_change(tmp_path):
+    for name, size, full in (("efficientnet_lite0", 64, 0.85), ("efficientnet_lite1", 240, 0.9)):
+        d = dict(backbone=name, image_size=size, mean_auroc=full, mean_auroc_raw=0.7,
+                 mean_auroc_subset={"seed0": 0.83, "seed1": 0.84}, cost=dict(extract_s=1.0, images_per_s=1.0))
+        (tmp_path / f"{name}-{size}px.json").write_text(json.dumps(d))
+    steps = distance_steps(grid_table(tmp_path))
+    lite1 = steps.loc["backbone: Lite1 at its native 240 px"]
+    assert lite1.dn2 == pytest.approx(90.0) and np.isnan(lite1.change)

@@ -114,20 +114,21 @@ def prose(text: str, book: dict | None = None):
     display(Markdown(live_text(text, book or {})))
 
 
-def beside_the_book(book: dict):
-    """A chapter's last table: every number it glued, the reader's run beside the book's
-    committed run (a pandas DataFrame; words and class names too)."""
+def beside_the_book(book: dict, formats: dict | None = None):
+    """A chapter's last table: every value it glued, the reader's run beside the book's
+    committed run, each printed as the prose prints it (``formats[key]``, e.g. ``".1f"``),
+    and whether the two read the same (a pandas DataFrame; words and class names too)."""
     import pandas as pd
 
-    rows = [dict(value=key, **{"your run": _short(GLUED.get(key, "not computed")),
-                               "the book's run": _short(value)}) for key, value in book.items()]
+    formats = formats or {}
+    rows = []
+    for key, value in book.items():
+        fmt = formats.get(key)
+        yours = _formatted(GLUED[key], fmt) if key in GLUED else "not computed"
+        rows.append({"value": key, "your run": yours, "the book's run": _formatted(value, fmt)})
     table = pd.DataFrame(rows).set_index("value")
     table["same"] = table["your run"] == table["the book's run"]
     return table
-
-
-def _short(value):
-    return round(value, 3) if isinstance(value, float) else value
 
 
 def compared(value: float, other: float, higher: str = "above", lower: str = "below",

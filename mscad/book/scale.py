@@ -80,7 +80,9 @@ def distance_steps(grid: pd.DataFrame) -> pd.DataFrame:
         row = _row(grid, backbone, size)
         if row is None:
             continue
-        reference = previous if backbone == "efficientnet_lite0" else _row(grid, "efficientnet_lite0", 224).full
+        native_lite0 = _row(grid, "efficientnet_lite0", 224)  # the backbone steps' reference
+        reference = previous if backbone == "efficientnet_lite0" else (
+            native_lite0.full if native_lite0 is not None else np.nan)
         rows.append(dict(step=what, dn2=row.full, change=row.full - reference, low=np.nan, high=np.nan))
         if backbone == "efficientnet_lite0":
             previous = row.full
