@@ -326,6 +326,14 @@ def closing_table(values: dict, formats: dict | None = None) -> list:
                         f"beside_the_book({book},\n                {shown!r})")]
 
 
+def exercise_numbers(nb: dict, own) -> dict:
+    """label -> the number the HTML book gives each exercise of the chapter (4.1, 4.2, ...),
+    in the order of the cells (each cell read on its own: a cell need not end in a newline)."""
+    labels = [label for c in nb["cells"] if c["cell_type"] == "markdown"
+              for label in re.findall(r"^`{3,}\{exercise\}[^\n]*\n:label:\s*(\S+)", "".join(c["source"]), re.M)]
+    return {label: f"{own}.{k}" if own else str(k) for k, label in enumerate(labels, 1)}
+
+
 def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None) -> dict:
     """The plain edition of one chapter (a new notebook dict; the source is not changed)."""
     nb = json.loads(path.read_text())
@@ -343,9 +351,8 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
     numbers = chapter_numbers()
     own = numbers.get(path.stem)
     counter = [0] if own is None else [0, own]  # exercises numbered as the HTML book: 4.1, 4.2
-    markdown = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    labels = re.findall(r"^`{3,}\{exercise\}[^\n]*\n:label:\s*(\S+)", markdown, re.M)
-    numbers.update({label: f"{own}.{k}" if own else str(k) for k, label in enumerate(labels, 1)})
+    numbers.update(exercise_numbers(nb, own))
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     cells = []
     for i, cell in enumerate(out["cells"]):
         if cell["cell_type"] == "markdown":

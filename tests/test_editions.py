@@ -158,3 +158,15 @@ def test_a_paragraph_round_trips_into_its_live_cell(text):
     import ast
 
     assert ast.literal_eval(editions._literal(text)) == text
+
+
+def test_every_exercise_gets_the_number_of_its_place_in_the_chapter():
+    """Chapter 1's exercises in cell order, the first of them in a cell after one that
+    ends without a newline (where a joined-text search missed it and the references
+    that followed were off by one)."""
+    nb = json.loads((ROOT / "book" / "01_dn2.ipynb").read_text())
+    numbers = editions.exercise_numbers(nb, 1)
+    assert list(numbers) == ["ch1-ex-eq5", "ch1-ex-k", "ch1-ex-size", "ch1-ex-derive"]
+    assert numbers["ch1-ex-derive"] == "1.4"
+    edition = (ROOT / "colab" / "01_dn2.ipynb").read_text()
+    assert "exercise 1.4](" in edition and "exercise 1.3](" not in edition

@@ -21,20 +21,14 @@ from mscad.cli import main
 from mscad.errors import MscadError
 from mscad.results import atomic_write, write_result
 
+from test_hostile_inputs import error_line as last_error  # the one CLI-error reader
+from test_hostile_inputs import run_args as _run_args
+
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = ["--profile", "quick", "--quiet", "--epochs", "1", "--batch-size", "4"]
 
 
 def run_args(dataset, out, *extra, objective="dn2"):
-    return ["run", "--dataset", str(dataset), "--normal-class", "circle", "--objective", objective,
-            *QUICK, "--out", str(out), *extra]
-
-
-def last_error(capsys, rc, expected=2):
-    err = capsys.readouterr().err.strip()
-    assert rc == expected, err
-    assert "Traceback" not in err, err
-    return err.splitlines()[-1]
+    return _run_args(dataset, out, *extra, objective=objective)
 
 
 # ------------------------------------------------------------------ one writer
