@@ -10,7 +10,7 @@ import re
 import numpy as np
 import torch
 
-from ..config import default_profile, profile_settings, resolve_device
+from ..config import profile_settings, resolve_device
 from ..results import environment
 
 
