@@ -30,7 +30,9 @@ dn2: setup
 test: setup
 	$(PY) -m pytest -q tests
 	rm -rf _build/run-cache  # chapters share runs through a run cache that starts empty
-	MSCAD_PROFILE=quick MSCAD_CACHE=$(abspath _build/run-cache) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax book/ colab/
+	MSCAD_PROFILE=quick MSCAD_CACHE=$(abspath _build/run-cache) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax book/
+	# every plain edition run as a student runs it, its prose checked against its own outputs
+	MSCAD_EDITIONS=all MSCAD_CACHE=$(abspath _build/run-cache) $(PY) -m pytest -q -p no:cacheprovider tests/test_editions.py -k executed
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) book/check_pages.py _build/html  # offline pages, checked in headless Chromium
 

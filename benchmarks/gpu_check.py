@@ -18,6 +18,12 @@ It prints, on that GPU:
      difference, the check that lets `auto` compile on CUDA;
   3. one MSC run on one class at 224 px (EfficientNet-Lite0, the gpu profile's lr and
      epochs) with its time per epoch and ROC-AUC per epoch;
+  4. (with --editions; all of them by default on a GPU) the plain editions in colab/ run top
+     to bottom as a student's "Run all" runs them, at the book's profile (the committed
+     run's settings, on any device), each chapter's time and whether its live prose agrees
+     with its own outputs; the first always runs, and chapters not started within
+     --edition-budget seconds are listed as not run. This step also needs nbclient and ipykernel (and their wheels carried) and
+     the CIFAR-10 JPEG copy under $MSCAD_DATA;
 and writes all of it, with the machine's description, to results/gpu/gpu-check-<gpu>.json.
 On a machine without a GPU it runs the same steps on the CPU at a small size (that is how
 CI tests it), and says so.
@@ -159,11 +165,52 @@ def feature_throughput(data, cfg, repeats):
     return rates
 
 
+def run_editions(wanted: str, budget: float, profile: str | None) -> list:
+    """Step 4: each edition run top to bottom (book/editions.run_edition), timed, its prose
+    checked; editions not started within `budget` seconds are recorded as not run."""
+    import os
+
+    sys.path.insert(0, str(ROOT / "book"))
+    import editions
+
+    names = [p.name for p in editions.chapters()]
+    if wanted != "all":
+        names = [n if n.endswith(".ipynb") else n + ".ipynb" for n in wanted.split(",")]
+    if profile:
+        os.environ["MSCAD_PROFILE"] = profile
+    else:
+        os.environ.pop("MSCAD_PROFILE", None)  # the book's profile, as on a student's Colab
+    rows, started = [], time.perf_counter()
+    print(f"4. the editions, run top to bottom at the {profile or 'book'}'s profile:")
+    for name in names:
+        if rows and time.perf_counter() - started > budget:  # the first always runs
+            rows.append(dict(chapter=name, ran=False, why=f"budget of {budget:.0f} s spent"))
+            print(f"   {name}: not run (budget of {budget:.0f} s spent)")
+            continue
+        try:
+            _, seconds, problems, checked = editions.run_edition(name)
+        except Exception as error:  # a chapter that fails is a finding, not the end of the check
+            rows.append(dict(chapter=name, ran=False, why=f"{type(error).__name__}: {str(error)[-400:]}"))
+            print(f"   {name}: FAILED ({type(error).__name__})")
+            continue
+        rows.append(dict(chapter=name, ran=True, seconds=round(seconds, 1), prose_references=checked,
+                         prose_problems=[list(map(str, p)) for p in problems]))
+        print(f"   {name}: {seconds:.0f} s, prose {'agrees' if not problems else f'{len(problems)} problems'} "
+              f"({checked} references)")
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(ROOT / "benchmarks" / "data" / "cifar10-airplane-subset.npz"))
     p.add_argument("--out", default=None, help="JSON file (default: results/gpu/gpu-check-<gpu>.json)")
     p.add_argument("--epochs", type=int, default=None, help="MSC epochs (default: the gpu profile's)")
+    p.add_argument("--editions", default=None,
+                   help="comma-separated editions (01_dn2,...) or 'all'; default all on a GPU, none on the CPU")
+    p.add_argument("--edition-budget", type=float, default=420,
+                   help="seconds after which no further edition is started (default 420)")
+    p.add_argument("--edition-profile", default=None,
+                   help="MSCAD_PROFILE for the editions (default: none set, the book's profile)")
     a = p.parse_args(argv)
     started = time.time()
     data = load_subset(Path(a.data))
@@ -200,11 +247,13 @@ def main(argv=None):
     print(f"3. MSC on {data.summary()}, {cfg.epochs} epochs:")
     for h in run.history:
         print(f"   epoch {h['epoch']:>2}: ROC-AUC {100 * h['auroc']:.2f}%  {h['seconds']:.1f} s")
+    wanted = a.editions if a.editions is not None else ("all" if gpu else "")
+    chapters = run_editions(wanted, a.edition_budget, a.edition_profile) if wanted else []
     report = dict(device=env["gpu"] or "cpu (fallback, small size)", environment=env, precision=precision,
                   settings=dict(cfg.as_dict(), **scale), training_images_per_s=train,
                   features_images_per_s=feats, msc_run=dict(history=run.history, auroc=run.auroc,
                                                             data=data.summary(), wall_s=run["wall_s"]),
-                  total_s=round(time.time() - started, 1))
+                  editions=chapters, total_s=round(time.time() - started, 1))
     slug = re.sub(r"[^a-z0-9]+", "-", (env["gpu"] or "cpu").lower()).strip("-")
     out = Path(a.out or ROOT / "results" / "gpu" / f"gpu-check-{slug}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -391,6 +391,61 @@ def raw_myst(nb: dict) -> list:
     return found
 
 
+def _shown(value, fmt: str | None) -> str:
+    return format(value, fmt) if fmt else str(value)
+
+
+def prose_disagreements(nb, committed: dict, glued: dict) -> tuple[list, int]:
+    """Every glue reference of an executed edition's prose cells against the values its run
+    glued: (problems, references checked). A problem is a value of this run missing from
+    the prose, or a differing committed value shown outside "(the book's run: ...)"."""
+    problems, checked = [], 0
+    for index, cell in enumerate(nb.cells):
+        if "live-prose" not in cell.metadata.get("tags", []) or "prose(" not in cell.source:
+            continue
+        shown = "".join(o["data"]["text/markdown"] for o in cell.outputs if "data" in o)
+        outside = re.sub(r"\(the book's run[^)]*\)", "", shown)
+        # the prose as this run should read, brackets aside: a committed value may appear
+        # in it as often as the static text and this run's own values put it there
+        expected = GLUE.sub(lambda m: _shown(glued.get(m["key"], ""), m["fmt"]), cell.source)
+        for m in GLUE.finditer(cell.source):
+            key, fmt = m["key"], m["fmt"]
+            if key not in glued:
+                problems.append((index, key, "this run did not glue it"))
+                continue
+            yours, ours = _shown(glued[key], fmt), _shown(committed[key], fmt)
+            if yours not in outside:
+                problems.append((index, key, f"this run's {yours!r} is not in the prose"))
+            book_value = rf"(?<![\d.]){re.escape(ours)}(?![\d])"
+            if ours != yours and len(re.findall(book_value, outside)) > len(re.findall(book_value, expected)):
+                problems.append((index, key, f"the book's {ours!r} is stated as the reader's"))
+            checked += 1
+    return problems, checked
+
+
+def run_edition(name: str, folder: Path = EDITION, timeout: int = 3600):
+    """Execute one plain edition top to bottom as a student's "Run all" does (in the
+    edition's folder, at whatever MSCAD_PROFILE the environment sets, else the book's) and
+    check its prose against its own outputs: (executed notebook, seconds, problems,
+    references checked)."""
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(folder / name, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json\nfrom mscad.book.notebook import GLUED\nprint('GLUED=' + json.dumps(GLUED, default=str))"))
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    seconds = time.perf_counter() - started
+    glued = json.loads(nb.cells[-1].outputs[0]["text"].split("GLUED=", 1)[1])
+    committed = glued_values(json.loads((BOOK / name).read_text()))
+    problems, checked = prose_disagreements(nb, committed, glued)
+    return nb, seconds, problems, checked
+
+
 def chapters() -> list:
     return sorted(BOOK.glob("[0-9]*.ipynb"))
 

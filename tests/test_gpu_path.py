@@ -93,7 +93,10 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(shared_data, tmp_path, monkeypatch
                                       "--out", str(subset)])
     load("make_cifar_subset").main()
     out = tmp_path / "gpu.json"
-    report = load("gpu_check").main(["--data", str(subset), "--out", str(out)])
+    # step 4 on one short edition; a zero budget leaves the next one unstarted, and says so
+    report = load("gpu_check").main(["--data", str(subset), "--out", str(out), "--editions",
+                                     "06_benchmarks,08_closing", "--edition-budget", "0",
+                                     "--edition-profile", "quick"])
     saved = json.loads(out.read_text())
     assert saved["device"].startswith("cpu") and saved["precision"] == "fp32"
     assert saved["training_images_per_s"]["bare"] > 0 and saved["features_images_per_s"]["pipeline"] > 0
@@ -102,3 +105,7 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(shared_data, tmp_path, monkeypatch
     assert saved["features_images_per_s"]["compiled max |difference|"] < 1e-3  # fp32 on the CPU
     assert [h["epoch"] for h in saved["msc_run"]["history"]] == [0, 1]
     assert report["msc_run"]["auroc"] == saved["msc_run"]["auroc"]
+    ran, skipped = saved["editions"]
+    assert ran["chapter"] == "06_benchmarks.ipynb" and ran["ran"] and ran["seconds"] > 0
+    assert ran["prose_problems"] == [] and ran["prose_references"] > 0
+    assert skipped == dict(chapter="08_closing.ipynb", ran=False, why="budget of 0 s spent")
