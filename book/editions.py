@@ -407,7 +407,8 @@ def prose_disagreements(nb, committed: dict, glued: dict) -> tuple[list, int]:
         outside = re.sub(r"\(the book's run[^)]*\)", "", shown)
         # the prose as this run should read, brackets aside: a committed value may appear
         # in it as often as the static text and this run's own values put it there
-        expected = GLUE.sub(lambda m: _shown(glued.get(m["key"], ""), m["fmt"]), cell.source)
+        text = re.split(r",\s*book=", cell.source)[0]  # the paragraph, not the book's values
+        expected = GLUE.sub(lambda m: _shown(glued.get(m["key"], ""), m["fmt"]), text)
         for m in GLUE.finditer(cell.source):
             key, fmt = m["key"], m["fmt"]
             if key not in glued:

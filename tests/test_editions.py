@@ -142,15 +142,22 @@ def test_the_prose_check_catches_a_books_number_stated_as_the_readers():
     """The check above can fail: a prose cell whose output states the committed value."""
     import nbformat
 
-    cell = nbformat.v4.new_code_cell('prose("DN2 reaches {glue:text}`auroc:.1f`%.", book={"auroc": 84.4})')
+    cell = nbformat.v4.new_code_cell('prose("DN2 reaches {glue:text}`auroc:.1f`% on 10 classes.",\n      book={"auroc": 84.4})')
     cell.metadata["tags"] = ["live-prose"]
-    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "DN2 reaches 84.4%."})]
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "DN2 reaches 84.4% on 10 classes."})]
     nb = nbformat.v4.new_notebook(cells=[cell])
     problems, checked = editions.prose_disagreements(nb, {"auroc": 84.4}, {"auroc": 55.3})
     assert checked == 1 and [p[2] for p in problems] == [
         "this run's '55.3' is not in the prose", "the book's '84.4' is stated as the reader's"]
-    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "DN2 reaches 55.3% (the book's run: 84.4%)."})]
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "DN2 reaches 55.3% (the book's run: 84.4%) on 10 classes."})]
     assert editions.prose_disagreements(nb, {"auroc": 84.4}, {"auroc": 55.3}) == ([], 1)
+    # a committed value that the static text also states ("of 10") is not a false alarm...
+    cell.source = 'prose("It holds on {glue:text}`n` classes of 10.",\n      book={"n": 10})'
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "It holds on 9 (the book's run: 10) classes of 10."})]
+    assert editions.prose_disagreements(nb, {"n": 10}, {"n": 9}) == ([], 1)
+    # ...but one more than the static text's is
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "It holds on 9 classes of 10, 10 in all."})]
+    assert editions.prose_disagreements(nb, {"n": 10}, {"n": 9})[0] == [(0, "n", "the book's '10' is stated as the reader's")]
 
 
 def test_the_student_edition_leaves_out_the_instructors_page(tmp_path):
