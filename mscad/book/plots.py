@@ -8,6 +8,19 @@ import seaborn as sns
 from ..objectives import OBJECTIVES, objective_label
 
 
+# One visual language for the whole book (the key is drawn by figure_key and shown in
+# the glossary):
+# - an objective has one colour in every figure (its record in mscad.objectives);
+# - normal and anomalous images have two colours that no objective uses;
+# - settings of one objective (a learning rate, a clip, from scratch) differ by line
+#   style and marker, never by colour.
+NORMAL_COLOR = "tab:green"
+ANOMALOUS_COLOR = "tab:purple"
+PAPER_COLOR = "0.45"  # the paper's numbers: grey diamonds
+SETTING_STYLES = ("-", "--", ":", "-.")
+SETTING_MARKERS = ("o", "s", "^", "D")
+
+
 def _objective_of(run) -> str | None:
     """The objective a run or RESULT dict was trained with, None if it does not say."""
     try:
@@ -16,20 +29,46 @@ def _objective_of(run) -> str | None:
         return None
 
 
+def objective_in_label(label: str) -> str | None:
+    """The objective a figure label names ("MSC (lr 0.001)", "center, lr 1e-07, no clip",
+    "DN2 (pretrained)", "after the contrastive loss"), None if it names none: the longest
+    name or short name found wins, so "angular-center" is not read as "center"."""
+    text = str(label).lower()
+    names = [(n.lower(), key) for key, o in OBJECTIVES.items()
+             for n in {key, key.replace("-", " "), o.short, o.label}]
+    found = [(len(n), key) for n, key in names if n and n in text]
+    return max(found)[1] if found else None
+
+
+def run_styles(objectives: list) -> list:
+    """Line properties for runs in one figure: each takes its objective's colour; the
+    second, third, ... run of one objective takes the next line style and marker. Runs
+    without a known objective take grey, styled the same way."""
+    seen: dict = {}
+    styles = []
+    for objective in objectives:
+        n = seen.get(objective, 0)
+        seen[objective] = n + 1
+        styles.append(dict(color=objective_color(objective) if objective else "0.5",
+                           ls=SETTING_STYLES[n % len(SETTING_STYLES)],
+                           marker=SETTING_MARKERS[n % len(SETTING_MARKERS)]))
+    return styles
+
+
+def _objectives_of(runs: dict) -> list:
+    return [_objective_of(r) or objective_in_label(label) for label, r in runs.items()]
+
+
 def curves(results: dict, key: str = "auroc", ax=None, ylabel: str | None = None, percent: bool = True):
     """One line per run: ``key`` of the history against the epoch. ``results`` maps a
-    label to a RESULT dict. When every run has its own objective, each line takes its
-    objective's colour (the same in every figure); runs of one objective in several
-    settings take the default colour cycle."""
+    label to a RESULT dict. Each line takes its objective's colour (the same in every
+    figure); runs of one objective in several settings differ by line style and marker."""
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    objectives = [_objective_of(r) for r in results.values()]
-    own_colours = None not in objectives and len(set(objectives)) == len(objectives)
-    for (label, r), objective in zip(results.items(), objectives):
+    for (label, r), style in zip(results.items(), run_styles(_objectives_of(results))):
         pts = [(h["epoch"], h[key]) for h in r["history"] if h.get(key) is not None]
         x, y = zip(*pts)
         y = np.asarray(y) * (100 if percent else 1)
-        ax.plot(x, y, marker="o", ms=3, label=objective_label(label),
-                color=objective_color(objective) if own_colours else None)
+        ax.plot(x, y, ms=4, label=objective_label(label), **style)
     ax.set_xlabel("epoch (0 = pretrained)")
     ax.set_ylabel(ylabel or key)
     ax.grid(alpha=0.3)
@@ -45,7 +84,7 @@ def score_histograms(values, labels, ax=None, xlabel: str = "value", title: str 
     ax = ax or plt.subplots(figsize=(5, 3.2))[1]
     values, labels = np.asarray(values), np.asarray(labels)
     edges = np.histogram_bin_edges(values, bins=bins)
-    for lab, name, color in ((0, "normal", "tab:blue"), (1, "anomalous", "tab:red")):
+    for lab, name, color in ((0, "normal", NORMAL_COLOR), (1, "anomalous", ANOMALOUS_COLOR)):
         sns.histplot(values[labels == lab], bins=edges, stat="density", alpha=0.45, color=color,
                      label=f"{name} (n={int((labels == lab).sum())})", ax=ax, element="step")
     ax.set_xlabel(xlabel)
@@ -61,23 +100,27 @@ def collapse_panels(runs: dict, axes=None):
     :class:`mscad.probes.DistanceToCenter` probe: (a) mean distance to c of the normal
     (solid) and anomalous (dashed) test images, (b) the spread of the normal train
     features around their own mean. Log scale: a collapse is a fall by orders of
-    magnitude. ``runs`` maps a label to a run; one legend below both panels."""
+    magnitude. ``runs`` maps a label to a run; one legend below both panels. Each run
+    takes its objective's colour and its own marker; runs of one objective are told
+    apart by shade too, since the line style here says normal or anomalous."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     if axes is None:
         axes = plt.subplots(1, 2, figsize=(11, 3.4))[1]
     handles = []
-    for (label, run), color in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+    objectives = _objectives_of(runs)
+    for (label, run), style, color in zip(runs.items(), run_styles(objectives), _shades(objectives)):
         history = run["history"]
         epochs = [h["epoch"] for h in history]
-        axes[0].plot(epochs, [h["dist_normal"] for h in history], marker="o", ms=3, color=color)
-        axes[0].plot(epochs, [h["dist_anomalous"] for h in history], marker="s", ms=3, ls="--",
+        marker = style["marker"]
+        axes[0].plot(epochs, [h["dist_normal"] for h in history], marker=marker, ms=4, color=color)
+        axes[0].plot(epochs, [h["dist_anomalous"] for h in history], marker=marker, ms=4, ls="--",
                      color=color)
-        axes[1].plot(epochs, [h["spread"] for h in history], marker="o", ms=3, color=color)
-        handles.append(Line2D([], [], color=color, marker="o", ms=3, label=label))
-    handles += [Line2D([], [], color="black", label="normal test images (a)"),
-                Line2D([], [], color="black", ls="--", label="anomalous test images (a)")]
+        axes[1].plot(epochs, [h["spread"] for h in history], marker=marker, ms=4, color=color)
+        handles.append(Line2D([], [], color=color, marker=marker, ms=4, label=label))
+    handles += [Line2D([], [], color="0.3", label="normal test images (a)"),
+                Line2D([], [], color="0.3", ls="--", label="anomalous test images (a)")]
     plain = FuncFormatter(lambda v, _: f"{v:g}")  # 40, not 4 x 10^1
     for ax, ylabel, title in ((axes[0], "mean distance to c", "(a) test images' distance to c"),
                               (axes[1], "mean distance to their mean",
@@ -100,9 +143,26 @@ def collapse_panels(runs: dict, axes=None):
     return axes
 
 
+def _shades(objectives: list) -> list:
+    """The objective's colour for its first run, then paler versions of it (mixed with
+    white) for the next runs of the same objective: for figures whose line style means
+    something else, and for bars."""
+    from matplotlib.colors import to_rgb
+
+    seen: dict = {}
+    out = []
+    for objective, style in zip(objectives, run_styles(objectives)):
+        n = seen.get(objective, 0)
+        seen[objective] = n + 1
+        white = (0.0, 0.45, 0.7, 0.82)[n % 4]
+        rgb = np.array(to_rgb(style["color"]))
+        out.append(tuple(float(v) for v in rgb + (1 - rgb) * white))
+    return out
+
+
 def sphere_panels(toy_runs: dict):
     """The 3-D toy of :mod:`mscad.toy` on the unit sphere: the starting features, then
-    the features after each objective, normal (blue) and anomalous (red) held-out points,
+    the features after each objective, normal (green) and anomalous (purple) held-out points,
     with each panel's kNN ROC-AUC. ``toy_runs`` maps a label to a :class:`ToyRun`; the
     first one's starting features are the first panel."""
     first = next(iter(toy_runs.values()))
@@ -116,8 +176,8 @@ def sphere_panels(toy_runs: dict):
         ax = fig.add_subplot(1, len(panels), i, projection="3d")
         ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v),
                           color="0.85", lw=0.4)
-        ax.scatter(*normal.T, s=5, color="tab:blue", label="normal")
-        ax.scatter(*anomalous.T, s=5, color="tab:red", label="anomalous")
+        ax.scatter(*normal.T, s=5, color=NORMAL_COLOR, label="normal")
+        ax.scatter(*anomalous.T, s=5, color=ANOMALOUS_COLOR, label="anomalous")
         ax.set_title(f"{title}\nkNN ROC-AUC {100 * auroc:.1f}%", fontsize=10)
         ax.set_box_aspect((1, 1, 1))
         ax.view_init(elev=20, azim=-60)
@@ -128,7 +188,8 @@ def sphere_panels(toy_runs: dict):
 
 def roc_panels(scores: dict, labels, axes=None):
     """ROC curves (left) and score histograms (one panel each, right) for several
-    scorings of the same test images: ``scores`` maps a label to anomaly scores."""
+    scorings of the same test images: ``scores`` maps a label to anomaly scores; a label
+    that names an objective ("DN2 (pretrained)", "MSC") draws in its colour."""
     from sklearn.metrics import roc_curve
 
     from ..metrics import roc_auc
@@ -137,9 +198,11 @@ def roc_panels(scores: dict, labels, axes=None):
     if axes is None:
         axes = plt.subplots(1, 1 + len(scores), figsize=(4.2 * (1 + len(scores)), 3.4))[1]
     axes[0].plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
-    for (label, s), ax in zip(scores.items(), axes[1:]):
+    styles = run_styles([objective_in_label(label) for label in scores])
+    for (label, s), ax, style in zip(scores.items(), axes[1:], styles):
         fpr, tpr, _ = roc_curve(labels, s)
-        axes[0].plot(fpr, tpr, label=f"{label} ({100 * roc_auc(labels, s):.1f}%)")
+        axes[0].plot(fpr, tpr, color=style["color"], ls=style["ls"],
+                     label=f"{label} ({100 * roc_auc(labels, s):.1f}%)")
         score_histograms(s, labels, ax=ax, xlabel="kNN score (cosine distance)", title=label)
     low = min(np.min(s) for s in scores.values())
     high = max(np.max(s) for s in scores.values())
@@ -155,7 +218,7 @@ def roc_panels(scores: dict, labels, axes=None):
 
 def projection_panels(features: dict, labels, n: int = 600, seed: int = 0):
     """Each model's test features projected to 2-D (PCA fitted on that model's features),
-    normal (blue) and anomalous (red), one panel per model: a picture of how the
+    normal (green) and anomalous (purple), one panel per model: a picture of how the
     objectives rearrange the same images. ``n`` images per group are drawn, the same
     ones in every panel."""
     from sklearn.decomposition import PCA
@@ -166,7 +229,7 @@ def projection_panels(features: dict, labels, n: int = 600, seed: int = 0):
     fig, axes = plt.subplots(1, len(features), figsize=(4 * len(features), 3.8), squeeze=False)
     for ax, (title, f) in zip(axes[0], features.items()):
         xy = PCA(n_components=2, random_state=seed).fit_transform(np.asarray(f)[pick])
-        for lab, name, color in ((1, "anomalous", "tab:red"), (0, "normal", "tab:blue")):
+        for lab, name, color in ((1, "anomalous", ANOMALOUS_COLOR), (0, "normal", NORMAL_COLOR)):
             ax.scatter(*xy[labels[pick] == lab].T, s=4, alpha=0.5, color=color, label=name)
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
@@ -201,16 +264,17 @@ def mistakes_gallery(images, scores, labels, class_names, n: int = 8, title: str
 
 def margin_plot(margins, ax=None, title: str = ""):
     """Margins in ROC-AUC points with their 95% intervals (bars), beside the paper's
-    margins (red dots), one row each: on a margin axis a 1-point effect and its interval
+    margins (grey diamonds), one row each, each bar in its objective's colour: on a margin axis a 1-point effect and its interval
     can be seen, where on a 50-100 ROC-AUC axis they cannot. ``margins``: a frame with
     columns mean, low, high and paper (NaN where the paper has none), indexed by label."""
     ax = ax or plt.subplots(figsize=(7, 0.55 * len(margins) + 1.2))[1]
     y = np.arange(len(margins))
     low = (margins["mean"] - margins["low"]).fillna(0).clip(lower=0)
     high = (margins["high"] - margins["mean"]).fillna(0).clip(lower=0)
-    ax.barh(y, margins["mean"], xerr=[low, high], color="tab:blue", alpha=0.6, capsize=3,
+    colors = [style["color"] for style in run_styles([objective_in_label(m) for m in margins.index])]
+    ax.barh(y, margins["mean"], xerr=[low, high], color=colors, alpha=0.6, capsize=3,
             label="ours, 95% interval over seeds")
-    ax.scatter(margins["paper"], y, color="tab:red", zorder=3, label="the paper")
+    ax.scatter(margins["paper"], y, color=PAPER_COLOR, marker="D", zorder=3, label="the paper")
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y, margins.index)
     ax.invert_yaxis()
@@ -222,11 +286,15 @@ def margin_plot(margins, ax=None, title: str = ""):
     return ax
 
 
-def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)"):
-    """Grouped bars: rows = classes, columns = methods (a pandas DataFrame)."""
+def per_class_bars(table, ax=None, ylabel: str = "ROC-AUC (%)", objective: str | None = None):
+    """Grouped bars: rows = classes, columns = methods (a pandas DataFrame). A column takes
+    the colour of the objective it names, or of ``objective`` when every column is a
+    variant of one (chapter 1's scorings of DN2: black, then greys)."""
     ax = ax or plt.subplots(figsize=(9, 3.5))[1]
     long = table.reset_index().melt(id_vars=table.index.name or "index", var_name="method", value_name="v")
-    sns.barplot(long, x=table.index.name or "index", y="v", hue="method", ax=ax)
+    objectives = [objective or objective_in_label(c) for c in table.columns]
+    sns.barplot(long, x=table.index.name or "index", y="v", hue="method", ax=ax,
+                palette=dict(zip(table.columns, _shades(objectives))))
     lo = np.nanmin(table.values)
     ax.set_ylim(max(0, lo - 10), 100)
     ax.set_xlabel("normal class")
@@ -273,9 +341,9 @@ def mean_shift_geometry(n: int = 7, spread_deg: float = 25.0, seed: int = 0):
                               (axes[1], c, "around the center c (mean-shifted, Eq. 4)")):
         ax.plot(np.cos(t), np.sin(t), color="0.85", lw=1)
         for p in z:
-            ax.annotate("", p, origin, arrowprops=dict(arrowstyle="->", color="tab:blue", lw=1.2))
-        ax.scatter(*z.T, color="tab:blue", zorder=3, label="normal features z/|z|")
-        ax.scatter(*c, color="tab:red", marker="*", s=160, zorder=4, label="center c (Eq. 3)")
+            ax.annotate("", p, origin, arrowprops=dict(arrowstyle="->", color=NORMAL_COLOR, lw=1.2))
+        ax.scatter(*z.T, color=NORMAL_COLOR, zorder=3, label="normal features z/|z|")
+        ax.scatter(*c, color="k", marker="*", s=160, zorder=4, label="center c (Eq. 3)")
         ax.scatter(0, 0, color="k", s=15)
         directions = z - origin
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -319,10 +387,9 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
     high-dimensional sphere (|u - v|^2 = 2 for almost every pair: -4), drawn in (b)."""
     fig, grid = plt.subplots(2, 2, figsize=(10, 7))
     axes, legend_ax = grid.flat[:3], grid.flat[3]
-    objectives = [_objective_of(r) for r in runs.values()]
-    own = None not in objectives and len(set(objectives)) == len(objectives)  # its colour
-    colors = {label: objective_color(o) if own else c for (label, o), c in
-              zip(zip(runs, objectives), sns.color_palette("deep", len(runs)))}
+    objectives = _objectives_of(runs)
+    colors = dict(zip(runs, _shades(objectives)))  # the line style here: origin or c
+    markers = {label: style["marker"] for label, style in zip(runs, run_styles(objectives))}
     for ax, (key, ylabel, title) in zip(axes, MECHANISM_PANELS):
         for label, r in runs.items():
             for suffix, style, frame in (("", "-", "around the origin"), ("_c", "--", "around c")):
@@ -330,7 +397,7 @@ def mechanism_panels(runs: dict, uniform_reference: float | None = -4.0):
                        if h.get(key + suffix) is not None]
                 if pts:
                     x, y = zip(*pts)
-                    ax.plot(x, y, style, marker="o", ms=3, color=colors[label],
+                    ax.plot(x, y, style, marker=markers[label], ms=4, color=colors[label],
                             label=f"{objective_label(label)}, {frame}")
         if key == "uniformity_loss" and uniform_reference is not None:
             ax.axhline(uniform_reference, color="0.5", lw=0.8, ls=":", label="uniform on the sphere")
@@ -443,3 +510,31 @@ def lr_landscape(selection, epochs=(0, 5, 10), ax=None):
                for e in epochs]
     axes[0][-1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig, means
+
+
+def figure_key():
+    """The book's visual language on one figure (the glossary's key): each objective's
+    colour, the two colours of normal and anomalous images, the paper's marker, and the
+    line styles that tell settings of one objective apart."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    columns = [
+        ("objectives (one colour each, in every figure)",
+         [Line2D([], [], color=o.color, lw=3, label=o.label) for o in OBJECTIVES.values()]),
+        ("images and references",
+         [Patch(color=NORMAL_COLOR, alpha=0.6, label="normal images"),
+          Patch(color=ANOMALOUS_COLOR, alpha=0.6, label="anomalous images"),
+          Line2D([], [], color=PAPER_COLOR, marker="D", ls="", label="the paper's number"),
+          Line2D([], [], color=objective_color("dn2"), ls="--", label="DN2 (epoch 0) as a reference line")]),
+        ("settings of one objective",
+         [Line2D([], [], color="0.3", ls=ls, marker=m, label=text) for ls, m, text in zip(
+             SETTING_STYLES, SETTING_MARKERS,
+             ("first setting", "second (e.g. another lr)", "third", "fourth"))]),
+    ]
+    fig, axes = plt.subplots(1, len(columns), figsize=(12, 1.75))
+    for ax, (title, handles) in zip(axes, columns):
+        ax.axis("off")
+        ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9, title=title,
+                  title_fontsize=9, alignment="left")
+    return fig

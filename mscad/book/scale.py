@@ -95,22 +95,26 @@ def distance_steps(grid: pd.DataFrame) -> pd.DataFrame:
 
 def distance_figure(steps: pd.DataFrame, ax=None):
     """The steps as points of DN2 (ROC-AUC %; points, not bars, since the axis does not
-    start at 0): ours in blue with each step's change beside it, the paper's in grey; the
-    book's scale with its interval over seeds."""
+    start at 0): ours in DN2's colour with each step's change beside it, the paper's as
+    grey diamonds (the book's one visual language); the book's scale with its interval
+    over seeds."""
     import matplotlib.pyplot as plt
+
+    from .plots import PAPER_COLOR, objective_color
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.45 * len(steps) + 1))
     paper = np.asarray(steps.index.str.startswith("the paper"))
     y = np.arange(len(steps))[::-1]
     ax.hlines(y, float(np.floor(steps.dn2.min() - 2)), steps.dn2, color="0.85", lw=1)
-    ax.scatter(steps.dn2[~paper], y[~paper], color="tab:blue", zorder=3, label="this book's runs")
-    ax.scatter(steps.dn2[paper], y[paper], color="tab:gray", marker="s", zorder=3, label="the paper")
+    ours = objective_color("dn2")
+    ax.scatter(steps.dn2[~paper], y[~paper], color=ours, zorder=3, label="this book's runs")
+    ax.scatter(steps.dn2[paper], y[paper], color=PAPER_COLOR, marker="D", zorder=3, label="the paper")
     first = steps.iloc[0]
     right = steps.dn2.copy()
     if not np.isnan(first.low):
         ax.errorbar(first.dn2, y[0], xerr=[[first.dn2 - first.low], [first.high - first.dn2]],
-                    color="tab:blue", capsize=3, lw=1)
+                    color=ours, capsize=3, lw=1)
         right.iloc[0] = first.high
     for yi, (_, row), r in zip(y, steps.iterrows(), right):
         text = f"{row.dn2:.1f}" + ("" if np.isnan(row.change) else f"  ({row.change:+.1f})")

@@ -1,0 +1,109 @@
+"""One visual language across the book's figures (issue 33): an objective keeps its colour
+in every figure, normal/anomalous images have colours no objective uses, and settings of
+one objective differ by style, not colour."""
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import rgb_to_hsv, to_rgb  # noqa: E402
+
+from mscad.book import plots  # noqa: E402
+from mscad.objectives import OBJECTIVES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(objective, values=(0.8, 0.7, 0.6)):
+    return {"config": {"objective": objective},
+            "history": [{"epoch": e, "auroc": v, "dist_normal": 1 + v, "dist_anomalous": 2 + v,
+                         "spread": v} for e, v in enumerate(values)]}
+
+
+def same(a, b):
+    return np.allclose(to_rgb(a), to_rgb(b))
+
+
+def test_no_objective_shares_a_colour_with_another_or_with_the_image_colours():
+    colours = [o.color for o in OBJECTIVES.values()]
+    reserved = [plots.NORMAL_COLOR, plots.ANOMALOUS_COLOR, plots.PAPER_COLOR]
+    for i, a in enumerate(colours + reserved):
+        for b in (colours + reserved)[i + 1:]:
+            assert not same(a, b), (a, b)
+
+
+def test_curves_colour_by_objective_and_style_by_setting():
+    ax = plots.curves({"MSC, lr 1e-3": run("msc"), "MSC, from scratch": run("msc"),
+                       "contrastive": run("contrastive")})
+    first, second, other = ax.get_lines()
+    assert same(first.get_color(), OBJECTIVES["msc"].color)
+    assert same(second.get_color(), OBJECTIVES["msc"].color)
+    assert first.get_linestyle() != second.get_linestyle()
+    assert first.get_marker() != second.get_marker()
+    assert same(other.get_color(), OBJECTIVES["contrastive"].color)
+    plt.close("all")
+
+
+def test_a_label_names_its_objective():
+    read = plots.objective_in_label
+    assert read("angular-center (validation-chosen)") == "angular-center"  # not "center"
+    assert read("contrastive, MSC's optimizer (lr 0.001)") == "contrastive"
+    assert read("DN2 (pretrained)") == "dn2" and read("MSC + angular") == "msc-angular"
+    assert read("after 20 epochs") is None
+
+
+def test_roc_and_histograms_use_the_shared_colours():
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(50), np.ones(50)]
+    scores = {"DN2 (pretrained)": rng.normal(size=100) + labels, "MSC": rng.normal(size=100) + 2 * labels}
+    axes = plots.roc_panels(scores, labels)
+    roc_lines = axes[0].get_lines()[1:]  # the first is the chance diagonal
+    assert [same(line.get_color(), OBJECTIVES[o].color) for line, o in zip(roc_lines, ("dn2", "msc"))] == [True, True]
+    hist = plots.score_histograms(scores["MSC"], labels)
+    faces = [c[:3] for coll in hist.collections for c in coll.get_facecolor()]
+    assert any(np.allclose(f, to_rgb(plots.NORMAL_COLOR)) for f in faces)
+    assert any(np.allclose(f, to_rgb(plots.ANOMALOUS_COLOR)) for f in faces)
+    assert not any(np.allclose(f, to_rgb(o.color)) for f in faces for o in OBJECTIVES.values())
+    plt.close("all")
+
+
+def test_settings_of_one_objective_keep_its_hue_where_line_style_means_something_else():
+    axes = plots.collapse_panels({"center, chosen lr": run("center"), "center, PANDA's lr": run("center"),
+                                  "center, clipped": run("center")})
+    colours = [line.get_color() for line in axes[1].get_lines()]
+    hue = rgb_to_hsv(to_rgb(OBJECTIVES["center"].color))[0]
+    assert len({tuple(np.round(to_rgb(c), 3)) for c in colours}) == 3  # told apart
+    assert all(abs(rgb_to_hsv(to_rgb(c))[0] - hue) < 0.02 for c in colours)  # all orange
+    plt.close("all")
+
+
+def test_the_figure_key_shows_every_objective_and_the_glossary_names_its_colours():
+    fig = plots.figure_key()
+    labels = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
+    assert all(o.label in labels for o in OBJECTIVES.values())
+    assert {"normal images", "anomalous images", "the paper's number"} <= set(labels)
+    plt.close(fig)
+    key = (ROOT / "book" / "glossary.md").read_text().split("## How to read the figures")[1]
+    for o in OBJECTIVES.values():
+        word = o.color.removeprefix("tab:")
+        assert word in key, (o.name, word)
+    assert (ROOT / "book" / "images" / "figure_key.png").exists()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("0*.ipynb")), ids=lambda p: p.name)
+def test_no_chapter_picks_its_own_colours(path):
+    """Colours come from the one map: a chapter may draw grey reference lines, nothing
+    else by name."""
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code = "".join(cell["source"])
+        for m in re.finditer(r"colou?r=(\"[^\"]*\"|'[^']*')", code):
+            value = m.group(1).strip("\"'")
+            assert re.fullmatch(r"0?\.\d+|gray|grey", value), (path.name, m.group(0))
+        assert not re.search(r"palette\s*=\s*[\"']", code), path.name
