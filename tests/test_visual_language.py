@@ -107,3 +107,26 @@ def test_no_chapter_picks_its_own_colours(path):
             value = m.group(1).strip("\"'")
             assert re.fullmatch(r"0?\.\d+|gray|grey", value), (path.name, m.group(0))
         assert not re.search(r"palette\s*=\s*[\"']", code), path.name
+
+
+def test_class_values_pair_seeds_and_rank_counts_from_the_top():
+    import pandas as pd
+
+    from mscad.errors import MscadError
+    from mscad.experiment.stats import class_rank, class_values
+
+    rows = [dict(objective=o, normal_class=c, seed=s, auroc=v + s)
+            for o, base in (("msc", {"a": 90, "b": 80, "c": 85}), ("dn2", {"a": 89, "b": 70, "c": 86}))
+            for c, v in base.items() for s in (0, 1)]
+    results = pd.DataFrame(rows)
+    auc = class_values(results, "msc")
+    assert auc.to_dict() == {"a": 90.5, "b": 80.5, "c": 85.5}  # mean over seeds
+    margin = class_values(results, "msc", "dn2")
+    assert margin.to_dict() == {"a": 1.0, "b": 10.0, "c": -1.0}  # msc - dn2, not reversed
+    assert class_rank(margin, "b") == (1, 3) and class_rank(margin, "c") == (3, 3)
+    with pytest.raises(MscadError, match="'horse' is not among"):
+        class_rank(margin, "horse")
+    axes = plots.class_strip({"MSC - DN2, points": (margin, "msc")}, "b")
+    bold = [t.get_text() for t in axes[0].get_yticklabels() if t.get_fontweight() == "bold"]
+    assert bold == ["b (1 of 3)"]
+    plt.close("all")

@@ -538,3 +538,41 @@ def figure_key():
         ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9, title=title,
                   title_fontsize=9, alignment="left")
     return fig
+
+
+def class_strip(rows: dict, highlight: str, axes=None):
+    """Where one class sits among the others: one small panel per quantity (``rows`` maps a
+    title to a Series indexed by class, or to ``(series, objective)`` for its colour; a title
+    with " - " is a margin, drawn against 0), the
+    classes sorted top (highest) to bottom, the highlighted class in the objective's colour
+    and named with its rank (1 = highest)."""
+    from ..experiment.stats import class_rank
+
+    if axes is None:
+        axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 2.9), squeeze=False)[1][0]
+    for ax, (title, entry) in zip(axes, rows.items()):
+        values, objective = entry if isinstance(entry, tuple) else (entry, None)
+        values = values.sort_values()
+        rank, n = class_rank(values, highlight)
+        y = np.arange(len(values))
+        mine = np.asarray(values.index == highlight)
+        margin = " - " in title  # "MSC - DN2": a margin, read against 0
+        span = float(values.max() - values.min()) or 1.0
+        start = min(0.0, values.min()) if margin else values.min() - 0.1 * span
+        ax.hlines(y, start, values, color="0.85", lw=1)
+        ax.scatter(values[~mine], y[~mine], color="0.55", s=20, zorder=2)
+        ax.scatter(values[mine], y[mine], color=objective_color(objective) if objective else "k",
+                   s=60, marker="D", zorder=3)
+        ax.set_yticks(y, [f"{c} ({rank} of {n})" if c == highlight else c for c in values.index],
+                      fontsize=8)
+        for label in ax.get_yticklabels():
+            if label.get_text().startswith(f"{highlight} ("):
+                label.set_fontweight("bold")
+        if margin:
+            ax.axvline(0, color="0.3", lw=0.8, ls=":")
+        else:
+            ax.set_xlim(left=start)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].figure.tight_layout()
+    return axes

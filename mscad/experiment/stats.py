@@ -178,3 +178,25 @@ def scale_tables(results: pd.DataFrame) -> list:
         table = seed_table(part, ds) if several else per_class_table(part, ds)
         tables.append((f"{ds}, {backbone} ({describe_scale(part)})", table))
     return tables
+
+
+def class_values(results: pd.DataFrame, objective: str, baseline: str | None = None) -> pd.Series:
+    """Per class: ``objective``'s final ROC-AUC % averaged over seeds or, with ``baseline``,
+    its margin over ``baseline`` paired seed by seed (points), averaged over the seeds both
+    have. What a chapter's showcase class is ranked on among the ten."""
+    mine = results[results.objective == objective].pivot_table(index="seed", columns="normal_class",
+                                                               values="auroc")
+    if mine.empty:
+        raise MscadError(f"no results for objective {objective!r}.")
+    if baseline is not None:
+        other = results[results.objective == baseline].pivot_table(index="seed", columns="normal_class",
+                                                                   values="auroc")
+        mine = (mine - other).dropna(how="all").dropna(axis=1, how="all")
+    return mine.mean(axis=0).dropna().rename(objective if baseline is None else f"{objective} - {baseline}")
+
+
+def class_rank(values: pd.Series, normal_class: str) -> tuple[int, int]:
+    """(rank, classes): 1 is the highest value among the classes."""
+    if normal_class not in values.index:
+        raise MscadError(f"{normal_class!r} is not among the classes ranked ({', '.join(values.index)}).")
+    return int((values > values[normal_class]).sum()) + 1, len(values)
