@@ -19,6 +19,11 @@ so (on the CPU by default; MSCAD_COMPILE=off for the eager path). The machine (C
 model) is printed: the ratio moves with it.
 
 Goal (issue 11): mscad >= 2.0x the official approach; issue 30: >= 3x.
+
+It also prints where mscad's epoch goes and the ceiling that follows: the training
+step's arithmetic alone (forward, loss, backward and step on views made beforehand) plus
+the evaluation is the least any implementation of this epoch can cost with these kernels,
+so official / (that) is the largest ratio reachable without changing what is computed.
 """
 import argparse
 import time
@@ -33,6 +38,7 @@ from mscad.config import TrainConfig
 from mscad.losses import msc_loss
 from mscad.metrics import roc_auc
 from mscad.model import FeatureModel, FrozenActivations
+from mscad.engine import apply_step, grad_scaler, objective_inputs, objective_loss
 from mscad.train import compute_center, evaluate, experiment_data, train_one_epoch
 from machine import describe
 from mscad.compiled import should_compile
@@ -138,7 +144,34 @@ def main():
             auroc = fn(epoch)
             seconds.setdefault(name, []).append(time.perf_counter() - start)
             print(f"  epoch {epoch} {name:<9} {seconds[name][-1]:6.1f} s  ROC-AUC {100 * auroc:.2f}%")
+    # Where mscad's epoch goes: the augmentation, the step's arithmetic, the evaluation.
+    order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))
+    batches = [data.train[order[i * batch:(i + 1) * batch]] for i in range(len(order) // batch)]
+    t = time.perf_counter()
+    inputs = [objective_inputs(b, augment, cfg) for b in batches]
+    augment_s = time.perf_counter() - t
+    scaler = grad_scaler(cfg)
+    ours.train()
+    arithmetic = []
+    for _ in range(2):
+        t = time.perf_counter()
+        for views in inputs:
+            apply_step(objective_loss(ours, views, center, cfg), ours, opt_ours, scaler, cfg)
+        arithmetic.append(time.perf_counter() - t)
+    evaluation = []
+    for _ in range(2):
+        t = time.perf_counter()
+        evaluate(ours, data.train, cfg, data, frozen)
+        evaluation.append(time.perf_counter() - t)
+    step_s, eval_s = min(arithmetic), min(evaluation)
     best = {k: min(v) for k, v in seconds.items()}
+    floor = step_s + eval_s
+    print(f"mscad's epoch, in parts: augmentation {augment_s:.1f} s, the step's arithmetic "
+          f"(forward, loss, backward, step; {len(inputs)} batches) {step_s:.1f} s, evaluation "
+          f"{eval_s:.1f} s; the rest {best['mscad'] - augment_s - step_s - eval_s:+.1f} s")
+    print(f"ceiling: with augmentation and every overhead free, an epoch costs at least "
+          f"{floor:.1f} s here, so official / mscad can reach at most "
+          f"{best['official'] / floor:.2f}x without changing what is computed")
     print(f"mscad:    {best['mscad']:6.1f} s per epoch")
     print(f"official: {best['official']:6.1f} s per epoch")
     print(f"ratio official / mscad, one epoch: {best['official'] / best['mscad']:.2f}x  (goal >= 3x)")

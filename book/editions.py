@@ -391,6 +391,22 @@ def raw_myst(nb: dict) -> list:
     return found
 
 
+def _without_book_brackets(text: str) -> str:
+    """``text`` without each "(the book's run...)" bracket, matched to its own closing
+    parenthesis (a value such as "contrastive (Eq. 2)" holds brackets of its own)."""
+    out, i = [], 0
+    while (start := text.find("(the book's run", i)) >= 0:
+        out.append(text[i:start])
+        depth, j = 0, start
+        while j < len(text):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        i = j
+    return "".join(out) + text[i:]
+
+
 def _shown(value, fmt: str | None) -> str:
     return format(value, fmt) if fmt else str(value)
 
@@ -404,7 +420,7 @@ def prose_disagreements(nb, committed: dict, glued: dict) -> tuple[list, int]:
         if "live-prose" not in cell.metadata.get("tags", []) or "prose(" not in cell.source:
             continue
         shown = "".join(o["data"]["text/markdown"] for o in cell.outputs if "data" in o)
-        outside = re.sub(r"\(the book's run[^)]*\)", "", shown)
+        outside = _without_book_brackets(shown)
         # the prose as this run should read, brackets aside: a committed value may appear
         # in it as often as the static text and this run's own values put it there
         text = re.split(r",\s*book=", cell.source)[0]  # the paragraph, not the book's values

@@ -181,3 +181,21 @@ def test_no_finished_seed_gives_no_fig5_parts_and_no_crash():
     empty = synthetic_curves().iloc[0:0]
     parts = fig5_tests(empty)
     assert parts.empty and "key" in parts.columns
+
+
+def test_a_trend_word_needs_its_interval_beyond_the_level_band():
+    from mscad.claims import change_phrase, paired_change
+
+    before = pd.Series({0: 80.0, 1: 81.0, 2: 79.0})
+    grows = paired_change(before, before + pd.Series({0: 2.0, 1: 2.2, 2: 1.8}))
+    assert grows["word"] == "rises" and grows["pairs"] == 3
+    assert change_phrase(grows, rises="grows").startswith("grows by +2.0 [")
+    assert paired_change(before + 2, before)["word"] == "falls"  # after - before, not reversed
+    flat = paired_change(before, before + pd.Series({0: 0.1, 1: -0.1, 2: 0.0}))
+    assert flat["word"] == "level" and change_phrase(flat).startswith("stays level (")
+    # the few-shot gains of issue 33: overlapping, so no "grows"
+    noisy = paired_change(pd.Series({0: 0.9, 1: 0.7, 2: 1.1}), pd.Series({0: 1.4, 1: 0.8, 2: 2.1}))
+    assert noisy["word"] == "unresolved" and "not clear of the ±0.5-point level band" in change_phrase(noisy)
+    assert paired_change(pd.Series({0: 1.0}), pd.Series({0: 2.0}))["word"] == "one pair"
+    with pytest.raises(MscadError, match="no seed has both sides"):
+        paired_change(pd.Series({0: 1.0}), pd.Series({1: 2.0}))

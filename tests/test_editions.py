@@ -185,3 +185,8 @@ def test_every_exercise_gets_the_number_of_its_place_in_the_chapter():
     assert numbers["ch1-ex-derive"] == "1.4"
     edition = (ROOT / "colab" / "01_dn2.ipynb").read_text()
     assert "exercise 1.4](" in edition and "exercise 1.3](" not in edition
+
+
+def test_the_book_bracket_is_matched_to_its_own_parenthesis():
+    text = "below: contrastive (Eq. 2) (the book's run: contrastive (Eq. 2) and raw DN2 (raw)); done"
+    assert editions._without_book_brackets(text) == "below: contrastive (Eq. 2) ; done"

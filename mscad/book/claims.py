@@ -278,6 +278,45 @@ def course_word(end: float, change: tuple) -> str:
     return f"ends {side} its start, not clear of the ±{LEVEL:g}-point level band"
 
 
+def paired_change(before, after) -> dict:
+    """``after`` - ``before`` (ROC-AUC points), paired by index (the seed), with its 95%
+    interval over the pairs: {"mean", "low", "high", "pairs", "word"}. The word follows the
+    book's one rule for a trend: "rises" / "falls" only when the interval lies beyond the
+    ±LEVEL band, "level" when it lies inside it, "unresolved" when it reaches the band,
+    and "one pair" (the mean alone) without an interval."""
+    change = (pd.Series(after, dtype=float) - pd.Series(before, dtype=float)).dropna()
+    if change.empty:
+        raise MscadError("no seed has both sides of the comparison.")
+    mean, low, high = interval(change)
+    if np.isnan(low):
+        word = "one pair"
+    elif low > LEVEL:
+        word = "rises"
+    elif high < -LEVEL:
+        word = "falls"
+    elif low >= -LEVEL and high <= LEVEL:
+        word = "level"
+    else:
+        word = "unresolved"
+    return dict(mean=mean, low=low, high=high, pairs=len(change), word=word)
+
+
+def change_phrase(change: dict, rises: str = "rises", falls: str = "falls") -> str:
+    """A :func:`paired_change` as prose with its size: "grows by +1.2 [+0.7, +1.7] points",
+    "stays level (+0.1 [-0.3, +0.4] points)", "changes by +0.5 [-0.1, +1.1] points, not
+    clear of the ±0.5-point level band"."""
+    size = format_margin(dict(change, seeds=change["pairs"]))
+    if change["word"] == "rises":
+        return f"{rises} by {size} points"
+    if change["word"] == "falls":
+        return f"{falls} by {size} points"
+    if change["word"] == "level":
+        return f"stays level ({size} points)"
+    if change["word"] == "one pair":
+        return f"changes by {change['mean']:+.1f} points (one seed, so no interval)"
+    return f"changes by {size} points, not clear of the ±{LEVEL:g}-point level band"
+
+
 def curve_verdicts(curves: pd.DataFrame, shapes: dict | None = None) -> pd.DataFrame:
     """Per objective of :func:`mscad.plots.epoch_curves`: where the mean curve starts
     (epoch 0, DN2), its best epoch, where it ends, and a phrase for its course here

@@ -51,6 +51,21 @@ def grid_table(folder: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["backbone", "image_size"]).reset_index(drop=True)
 
 
+def subset_by_seed(backbone: str, image_size: int, folder: str | Path | None = None):
+    """DN2 (ROC-AUC %, mean over the ten classes) of one grid file at the cpu profile's
+    subset, per seed (index 0, 1, 2, the seeds of the book's own runs), or None when that
+    backbone and resolution are not in the grid yet."""
+    if folder is None:
+        from ..experiment.collect import results_folder
+
+        folder = results_folder(GRID_FOLDER)
+    path = Path(folder) / f"{backbone}-{image_size}px.json"
+    if not path.exists():
+        return None
+    seeds = json.loads(path.read_text())["mean_auroc_subset"]
+    return pd.Series({int(k.removeprefix("seed")): 100 * v for k, v in seeds.items()}, dtype=float)
+
+
 def _row(grid, backbone, size):
     match = grid[(grid.backbone == backbone) & (grid.image_size == size)]
     return None if match.empty else match.iloc[0]
