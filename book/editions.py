@@ -11,7 +11,8 @@ as raw markup. This script writes a plain edition of every chapter (``colab/``) 
   the two differ; until it runs, its stored output is the committed run's text. The
   chapter ends with a table of every glued number, the reader's run beside the book's;
 - ``{cite}`key``` becomes "(Author, year)" linked to the bibliography in the repository;
-- an admonition becomes a quoted block with its title in bold; an exercise becomes
+- an admonition becomes a quoted block with its title in bold (a ``dropdown`` one, such
+  as a recall question, is folded in ``<details>``); an exercise becomes
   "**Exercise N.** title" (numbered as in the HTML book, chapter by chapter); a solution
   is folded in ``<details>`` (or left out: the student edition); a target label
   ``(name)=`` disappears.
@@ -176,6 +177,7 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
 
     def fence(m):
         kind, arg, body = m["kind"], m["arg"].strip(), m["body"]
+        folded = re.search(r"^:class:.*\bdropdown\b", body, re.M) is not None
         body = OPTION.sub("", body).strip("\n")
         body = FENCE.sub(fence, body + "\n").rstrip("\n")  # nested fences
         if kind == "solution":
@@ -187,6 +189,8 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
             number = f"{counter[1]}.{counter[0]}" if len(counter) > 1 else str(counter[0])
             return f"**Exercise {number}.** {arg}\n\n{body}\n"
         title = arg or kind.capitalize()
+        if folded:  # a dropdown admonition (a recall question): its answer stays folded
+            return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>\n"
         quoted = "\n".join(f"> {line}" if line else ">" for line in body.split("\n"))
         return f"> **{title}**\n>\n{quoted}\n"
 

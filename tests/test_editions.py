@@ -74,6 +74,9 @@ def test_plain_markdown_converts_each_construct():
     assert "**Exercise 4.1.** Try it" in numbered
     with pytest.raises(editions.EditionError, match="no cell glued 'auc'"):
         editions.plain_markdown(source, {"cls": "x"}, cites, [0], "ch", "BIB")
+    recall = editions.plain_markdown("```{admonition} 1. Why?\n:class: dropdown\nBecause.\n```\n",
+                                     {}, cites, [0], "t", "BIB")
+    assert "<details>\n<summary>1. Why?</summary>\n\nBecause.\n\n</details>" in recall
 
 
 def test_the_bibliography_gives_author_and_year():
