@@ -44,12 +44,13 @@ OPTION = re.compile(r"^:(?P<key>[a-z-]+):[ \t]*(?P<value>[^\n]*)\n", re.M)
 GLUE = re.compile(r"\{glue:text\}`(?P<key>[^`:]+)(?::(?P<fmt>[^`]*))?`")
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`(?P<keys>[^`]+)`")
 XREF = re.compile(r"\{(?P<role>numref|ref|doc)\}`(?:(?P<text>[^`<]*?)\s*<(?P<target>[^`>]+)>|(?P<bare>[^`]+))`")
+TERM = re.compile(r"\{term\}`(?:(?P<text>[^`<]*?)\s*<(?P<target>[^`>]+)>|(?P<bare>[^`]+))`")
 TITLE = re.compile(r"^# (?!\d+\. )", re.M)
 LABEL = re.compile(r"^\([A-Za-z0-9_-]+\)=[ \t]*\n", re.M)
 BADGE = re.compile(r"\(images/colab-badge\.svg\)")
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"  # Colab's own, absolute
 # What a plain front end would show as raw MyST: the test fails on any of these.
-RAW_MYST = re.compile(r"\{(glue:[a-z]+|cite(:[a-z]+)?|numref|ref|doc|eq|download)\}`|^(`{3,}|:{3,})\{[a-z-]+\}"
+RAW_MYST = re.compile(r"\{(glue:[a-z]+|cite(:[a-z]+)?|numref|ref|doc|eq|download|term)\}`|^(`{3,}|:{3,})\{[a-z-]+\}"
                       r"|^:(label|class|name):", re.M)
 
 
@@ -168,6 +169,16 @@ def _xref(match, numbers: dict, pages: dict | None = None, site: str = "") -> st
     return f"[{label}]({site}/{page})" if page and site else label
 
 
+def _term(match, site: str = "") -> str:
+    """A glossary term (``{term}`uniformity``` or ``{term}`spread <uniformity>```) as a
+    link to its entry on the HTML book's glossary page (Sphinx's anchor, term-<id>)."""
+    from docutils.nodes import make_id
+
+    target = (match["target"] or match["bare"]).strip()
+    text = (match["text"] or match["bare"]).strip()
+    return f"[{text}]({site}/book/glossary.html#{make_id('term-' + target)})" if site else text
+
+
 def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapter: str,
                    bib_url: str, solutions: bool = True, numbers: dict | None = None,
                    live: bool = False) -> str:
@@ -204,6 +215,7 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
     text = CITE.sub(lambda m: _cite(m, cites, bib_url), text)
     site = _site()
     text = XREF.sub(lambda m: _xref(m, numbers or {}, _pages(), site), text)
+    text = TERM.sub(lambda m: _term(m, site), text)
     return BADGE.sub(f"({COLAB_BADGE})", text)
 
 

@@ -193,3 +193,11 @@ def test_every_exercise_gets_the_number_of_its_place_in_the_chapter():
 def test_the_book_bracket_is_matched_to_its_own_parenthesis():
     text = "below: contrastive (Eq. 2) (the book's run: contrastive (Eq. 2) and raw DN2 (raw)); done"
     assert editions._without_book_brackets(text) == "below: contrastive (Eq. 2) ; done"
+
+
+def test_a_glossary_term_links_to_its_entry_on_the_html_glossary():
+    text = "the {term}`kNN score` and {term}`the spread <uniformity>`"
+    out = editions.TERM.sub(lambda m: editions._term(m, "https://site"), text)
+    assert out == ("the [kNN score](https://site/book/glossary.html#term-knn-score) and "
+                   "[the spread](https://site/book/glossary.html#term-uniformity)")
+    assert editions.RAW_MYST.search(text) and not editions.RAW_MYST.search(out)
