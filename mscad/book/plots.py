@@ -154,7 +154,7 @@ def _shades(objectives: list) -> list:
     for objective, style in zip(objectives, run_styles(objectives)):
         n = seen.get(objective, 0)
         seen[objective] = n + 1
-        white = (0.0, 0.45, 0.7, 0.82)[n % 4]
+        white = (0.0, 0.35, 0.6, 0.75)[n % 4]
         rgb = np.array(to_rgb(style["color"]))
         out.append(tuple(float(v) for v in rgb + (1 - rgb) * white))
     return out
@@ -280,7 +280,13 @@ def margin_plot(margins, ax=None, title: str = ""):
     ax.invert_yaxis()
     ax.set_xlabel("margin, ROC-AUC points")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
+    from matplotlib.patches import Patch
+
+    # the bars take their objectives' colours, so the legend's bar is a neutral one
+    handles = [Patch(color="0.6", alpha=0.6, label="ours (each objective's colour), 95% interval over seeds"),
+               plt.Line2D([], [], color=PAPER_COLOR, marker="D", ls="", label="the paper")]
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2,
+              frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     return ax
