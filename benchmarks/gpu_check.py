@@ -165,9 +165,10 @@ def feature_throughput(data, cfg, repeats):
     return rates
 
 
-def run_editions(wanted: str, budget: float, profile: str | None) -> list:
+def run_editions(wanted: str, budget: float, profile: str | None, saved=lambda rows: None) -> list:
     """Step 4: each edition run top to bottom (book/editions.run_edition), timed, its prose
-    checked; editions not started within `budget` seconds are recorded as not run."""
+    checked; editions not started within `budget` seconds are recorded as not run.
+    ``saved(rows)`` is called after each edition, so a job killed mid-way keeps the rest."""
     import os
 
     sys.path.insert(0, str(ROOT / "book"))
@@ -195,6 +196,7 @@ def run_editions(wanted: str, budget: float, profile: str | None) -> list:
             continue
         rows.append(dict(chapter=name, ran=True, seconds=round(seconds, 1), prose_references=checked,
                          prose_problems=[list(map(str, p)) for p in problems]))
+        saved(rows)
         print(f"   {name}: {seconds:.0f} s, prose {'agrees' if not problems else f'{len(problems)} problems'} "
               f"({checked} references)")
     return rows
@@ -247,17 +249,22 @@ def main(argv=None):
     print(f"3. MSC on {data.summary()}, {cfg.epochs} epochs:")
     for h in run.history:
         print(f"   epoch {h['epoch']:>2}: ROC-AUC {100 * h['auroc']:.2f}%  {h['seconds']:.1f} s")
-    wanted = a.editions if a.editions is not None else ("all" if gpu else "")
-    chapters = run_editions(wanted, a.edition_budget, a.edition_profile) if wanted else []
     report = dict(device=env["gpu"] or "cpu (fallback, small size)", environment=env, precision=precision,
                   settings=dict(cfg.as_dict(), **scale), training_images_per_s=train,
                   features_images_per_s=feats, msc_run=dict(history=run.history, auroc=run.auroc,
                                                             data=data.summary(), wall_s=run["wall_s"]),
-                  editions=chapters, total_s=round(time.time() - started, 1))
+                  editions=[], total_s=round(time.time() - started, 1))
     slug = re.sub(r"[^a-z0-9]+", "-", (env["gpu"] or "cpu").lower()).strip("-")
     out = Path(a.out or ROOT / "results" / "gpu" / f"gpu-check-{slug}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+
+    def save(rows=()):  # written before step 4 and after each edition: nothing is lost
+        report.update(editions=list(rows), total_s=round(time.time() - started, 1))
+        out.write_text(json.dumps(report, indent=1))
+
+    save()
+    wanted = a.editions if a.editions is not None else ("all" if gpu else "")
+    save(run_editions(wanted, a.edition_budget, a.edition_profile, save) if wanted else [])
     print(f"total {report['total_s']} s -> {out}")
     return report
 

@@ -190,7 +190,9 @@ def test_a_trend_word_needs_its_interval_beyond_the_level_band():
     grows = paired_change(before, before + pd.Series({0: 2.0, 1: 2.2, 2: 1.8}))
     assert grows["word"] == "rises" and grows["pairs"] == 3
     assert change_phrase(grows, rises="grows").startswith("grows by +2.0 [")
-    assert paired_change(before + 2, before)["word"] == "falls"  # after - before, not reversed
+    falls = paired_change(before + 2, before)
+    assert falls["word"] == "falls"  # after - before, not reversed
+    assert change_phrase(falls) == "falls by 2.0 [2.0, 2.0] points"  # a size, not "by -2.0"
     flat = paired_change(before, before + pd.Series({0: 0.1, 1: -0.1, 2: 0.0}))
     assert flat["word"] == "level" and change_phrase(flat).startswith("stays level (")
     # the few-shot gains of issue 33: overlapping, so no "grows"

@@ -161,6 +161,14 @@ def test_the_prose_check_catches_a_books_number_stated_as_the_readers():
     # ...but one more than the static text's is
     cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "It holds on 9 classes of 10, 10 in all."})]
     assert editions.prose_disagreements(nb, {"n": 10}, {"n": 9})[0] == [(0, "n", "the book's '10' is stated as the reader's")]
+    # a value found only inside another number is missing ("9" is not in "2019")
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "It holds on 2019 (the book's run: 10) classes of 10."})]
+    assert editions.prose_disagreements(nb, {"n": 10}, {"n": 9})[0] == [(0, "n", "this run's '9' is not in the prose")]
+    # a formatted value this run never glued, or the book never did, is reported, not a crash
+    cell.source = 'prose("DN2 reaches {glue:text}`auroc:.1f`%.",\n      book={})'
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "DN2 reaches 55.3%."})]
+    assert editions.prose_disagreements(nb, {"auroc": 84.4}, {}) == ([(0, "auroc", "this run did not glue it")], 0)
+    assert editions.prose_disagreements(nb, {}, {"auroc": 55.3}) == ([], 1)
 
 
 def test_the_student_edition_leaves_out_the_instructors_page(tmp_path):
@@ -198,6 +206,7 @@ def test_the_book_bracket_is_matched_to_its_own_parenthesis():
 def test_a_glossary_term_links_to_its_entry_on_the_html_glossary():
     text = "the {term}`kNN score` and {term}`the spread <uniformity>`"
     out = editions.TERM.sub(lambda m: editions._term(m, "https://site"), text)
-    assert out == ("the [kNN score](https://site/book/glossary.html#term-knn-score) and "
+    # Sphinx's own ids keep capitals (browsers match fragments case-sensitively)
+    assert out == ("the [kNN score](https://site/book/glossary.html#term-kNN-score) and "
                    "[the spread](https://site/book/glossary.html#term-uniformity)")
     assert editions.RAW_MYST.search(text) and not editions.RAW_MYST.search(out)

@@ -308,12 +308,13 @@ def change_phrase(change: dict, rises: str = "rises", falls: str = "falls") -> s
     size = format_margin(dict(change, seeds=change["pairs"]))
     if change["word"] == "rises":
         return f"{rises} by {size} points"
-    if change["word"] == "falls":
-        return f"{falls} by {size} points"
+    if change["word"] == "falls":  # "falls by 2.0 [1.5, 2.5]", not "falls by -2.0"
+        fall = format_margin(dict(mean=-change["mean"], low=-change["high"], high=-change["low"]))
+        return f"{falls} by {fall.replace('+', '')} points"
     if change["word"] == "level":
         return f"stays level ({size} points)"
     if change["word"] == "one pair":
-        return f"changes by {change['mean']:+.1f} points (one seed, so no interval)"
+        return f"changes by {round(change['mean'], 1) + 0.0:+.1f} points (one seed, so no interval)"
     return f"changes by {size} points, not clear of the ±{LEVEL:g}-point level band"
 
 

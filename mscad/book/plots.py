@@ -31,13 +31,19 @@ def _objective_of(run) -> str | None:
 
 def objective_in_label(label: str) -> str | None:
     """The objective a figure label names ("MSC (lr 0.001)", "center, lr 1e-07, no clip",
-    "DN2 (pretrained)", "after the contrastive loss"), None if it names none: the longest
-    name or short name found wins, so "angular-center" is not read as "center"."""
+    "DN2 (pretrained)", "after the contrastive loss"), None if it names none. Names match
+    as whole words ("uncentered" is not "center"); the one named first wins, and the
+    longest where two start together ("MSC + angular" is not "MSC"), so a margin label
+    "MSC - DN2" takes MSC's colour."""
+    import re
+
     text = str(label).lower()
-    names = [(n.lower(), key) for key, o in OBJECTIVES.items()
-             for n in {key, key.replace("-", " "), o.short, o.label}]
-    found = [(len(n), key) for n, key in names if n and n in text]
-    return max(found)[1] if found else None
+    names = {(n.lower(), key) for key, o in OBJECTIVES.items()
+             for n in {key, key.replace("-", " "), o.short, o.label}}
+    names |= {("mean-shifted", "msc")} if "msc" in OBJECTIVES else set()
+    found = [(m.start(), -len(n), key) for n, key in names if n
+             for m in [re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text)] if m]
+    return min(found)[2] if found else None
 
 
 def run_styles(objectives: list) -> list:
