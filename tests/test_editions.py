@@ -45,7 +45,10 @@ def test_a_plain_front_end_shows_no_raw_myst(path):
     markdown = "\n".join("".join(c["source"]) for c in source["cells"] if c["cell_type"] == "markdown")
     n_solutions = len(re.findall(r"^`{3,}\{solution\}", markdown, re.M))
     n_exercises = len(re.findall(r"^`{3,}\{exercise\}", markdown, re.M))
-    assert html.count("<details>") == n_solutions and html.count("<summary>Solution</summary>") == n_solutions
+    # folded: every solution, and every recall question's answer (a dropdown admonition)
+    n_recall = len(re.findall(r"^`{3,}\{admonition\}[^\n]*\n:class: dropdown", markdown, re.M))
+    assert n_recall >= 5 and html.count("<summary>Solution</summary>") == n_solutions
+    assert html.count("<details>") == n_solutions + n_recall
     number = editions.chapter_numbers()[path.stem]
     shown = re.findall(r"Exercise (\d+)\.(\d+)\.", text)  # numbered as the HTML book: 4.1
     assert [int(k) for c, k in shown] == list(range(1, n_exercises + 1))
@@ -94,7 +97,8 @@ def test_the_student_edition_has_no_solutions(tmp_path):
         assert "{solution}" not in text
         assert text.count("{exercise}") == original.count("{exercise}")  # the exercises stay
         plain = (out / "colab" / path.name).read_text()
-        assert "<details>" not in plain and "Exercise " in plain
+        assert "<summary>Solution</summary>" not in plain and "Exercise " in plain
+        assert plain.count("<details>") >= 5  # the recall questions keep their folded answers
     assert (out / "_toc.yml").exists() and (out / "_config.yml").exists()
     with pytest.raises(SystemExit, match="is not empty"):
         student_edition.write(out)
