@@ -448,7 +448,13 @@ def prose_disagreements(nb, committed: dict, glued: dict) -> tuple[list, int]:
                 problems.append((index, key, "this run did not glue it"))
                 continue
             yours = _shown(glued[key], fmt)
-            # 4. a value found only as a whole number ("9" is not in "2019" or "0.9")
+            later = key in committed and re.search(
+                rf"{re.escape(_shown(committed[key], fmt))}\S* \(the book's run; yours is computed "
+                r"further down\)", shown)
+            if later:  # a value glued below its paragraph: the prose says whose it shows
+                checked += 1
+                continue
+            # a value found only as a whole number ("9" is not in "2019" or "0.9")
             if not re.search(rf"(?<![\d.]){re.escape(yours)}(?![\d])", outside):
                 problems.append((index, key, f"this run's {yours!r} is not in the prose"))
             checked += 1
