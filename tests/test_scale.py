@@ -1,12 +1,15 @@
 """The DN2 scale grid's reading (issue 29): the committed grid files, read and ordered
 into the steps from the book's DN2 to the paper's."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mscad.book.scale import PAPER_EFFICIENTNET, PAPER_RESNET152, distance_steps, grid_table
 from mscad.errors import MscadError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_committed_grid_reads_into_steps_that_add_up():
@@ -43,3 +46,34 @@ def test_a_missing_native_lite0_leaves_the_backbone_steps_without_a_change(tmp_p
     steps = distance_steps(grid_table(tmp_path))
     lite1 = steps.loc["backbone: Lite1 at its native 240 px"]
     assert lite1.dn2 == pytest.approx(90.0) and np.isnan(lite1.change)
+
+
+def test_table3_at_full_data_reads_each_run_at_its_validation_chosen_epoch(tmp_path):
+    """The committed full-data MSC run on airplane, its validation curve edited so that it
+    picks epoch 1 while the test curve is best at epoch 2: the table must report epoch 1's
+    test ROC-AUC (chosen without a test image), and DN2 stays at epoch 0."""
+    import json
+    import shutil
+
+    from mscad.book.scale import margins_beside, validation_chosen
+    from mscad.experiment.collect import load_results
+
+    source = ROOT / "results" / "datascale" / "table3" / "efficientnet_lite0"
+    for kind, name in (("msc", "airplane-seed0.json"), ("dn2", "airplane-seed0.json")):
+        (tmp_path / kind).mkdir()
+        shutil.copy(source / kind / name, tmp_path / kind / name)
+    run = json.loads((tmp_path / "msc" / "airplane-seed0.json").read_text())
+    tests = {h["epoch"]: h["auroc"] for h in run["history"]}
+    assert max(tests, key=tests.get) == 2  # the test curve's best epoch
+    for h in run["history"]:
+        h["val_auroc"] = {0: 0.5, 1: 0.99, 2: 0.6, 3: 0.6}[h["epoch"]]
+    (tmp_path / "msc" / "airplane-seed0.json").write_text(json.dumps(run))
+    chosen = validation_chosen(load_results(tmp_path)).set_index("objective")
+    assert chosen.loc["msc", "chosen_epoch"] == 1
+    assert abs(chosen.loc["msc", "auroc"] - 100 * tests[1]) < 1e-9  # epoch 1's test ROC-AUC
+    assert chosen.loc["dn2", "chosen_epoch"] == 0
+    table = margins_beside(validation_chosen(load_results(tmp_path)), load_results(tmp_path),
+                           objectives=("msc", "center"))
+    margin = 100 * (tests[1] - tests[0])  # epoch 0 of the MSC run is DN2 on the same images
+    assert table.loc["msc", "paper's data"].startswith(f"{margin:+.1f} (one seed); 1 class x 1 seed")
+    assert table.loc["center", "paper's data"] == "–"

@@ -140,3 +140,59 @@ def distance_figure(steps: pd.DataFrame, ax=None):
     ax.set_title("From the book's DN2 to the paper's: data, resolution, backbone", fontsize=10)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     return ax
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")
+
+
+def validation_chosen(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` (:func:`mscad.report.load_results` of runs made with
+    ``--validation-images``) with each trained run's ``auroc`` replaced by its test
+    ROC-AUC % at the epoch its own validation curve picks
+    (:func:`mscad.protocol.epoch_on_validation`; never a test image), and that epoch in
+    ``chosen_epoch``. DN2 (no training) keeps its ROC-AUC, epoch 0. How Table 3 at the
+    paper's data scale reads its short-horizon runs (issue 29)."""
+    from ..experiment.protocol import epoch_on_validation
+    from ..results import load_result
+
+    chosen = results.copy()
+    epochs, aurocs = [], []
+    for row in chosen.itertuples():
+        if row.epochs == 0:
+            epochs.append(0)
+            aurocs.append(row.auroc)
+            continue
+        pick = epoch_on_validation(load_result(row.path).history)
+        epochs.append(pick["epoch"])
+        aurocs.append(100 * pick["auroc"])
+    chosen["chosen_epoch"] = epochs
+    chosen["auroc"] = aurocs
+    return chosen
+
+
+def margins_beside(full: pd.DataFrame, subset: pd.DataFrame, objectives=("center", "contrastive", "msc"),
+                   baseline: str = "dn2") -> pd.DataFrame:
+    """Each objective's margin over ``baseline`` (points, paired by class and seed, 95%
+    interval over seeds; :func:`mscad.stats.margin_interval`) at the paper's data scale
+    (``full``: validation-chosen, :func:`validation_chosen`) beside the cpu scale's
+    (``subset``: the sweep), for the objectives both have; the classes and seeds behind
+    each side are counted, so a partial full-data run says how partial it is."""
+    from ..experiment.stats import format_margin, margin_interval
+
+    rows = {}
+    for objective in objectives:
+        row = {}
+        for name, runs in (("paper's data", full), ("cpu subset", subset)):
+            mine, base = runs[runs.objective == objective], runs[runs.objective == baseline]
+            if mine.empty or base.empty:
+                row[name] = "–"
+                continue
+            try:
+                m = margin_interval(mine, base)
+            except MscadError:
+                row[name] = "–"
+                continue
+            row[name] = f"{format_margin(m)}; {_count(m['classes'], 'class')} x {_count(m['seeds'], 'seed')}"
+        rows[objective] = row
+    return pd.DataFrame(rows).T.rename_axis(f"margin over {baseline}")
