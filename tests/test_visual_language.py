@@ -132,6 +132,8 @@ def test_class_values_pair_seeds_and_rank_counts_from_the_top():
     assert class_rank(margin, "b") == (1, 3) and class_rank(margin, "c") == (3, 3)
     with pytest.raises(MscadError, match="'horse' is not among"):
         class_rank(margin, "horse")
+    with pytest.raises(MscadError, match="no results for the baseline 'center'"):
+        class_values(results, "msc", "center")
     axes = plots.class_strip({"MSC - DN2, points": (margin, "msc")}, "b")
     bold = [t.get_text() for t in axes[0].get_yticklabels() if t.get_fontweight() == "bold"]
     assert bold == ["b (1 of 3)"]

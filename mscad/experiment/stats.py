@@ -191,7 +191,11 @@ def class_values(results: pd.DataFrame, objective: str, baseline: str | None = N
     if baseline is not None:
         other = results[results.objective == baseline].pivot_table(index="seed", columns="normal_class",
                                                                    values="auroc")
+        if other.empty:
+            raise MscadError(f"no results for the baseline {baseline!r}, so no margin over it.")
         mine = (mine - other).dropna(how="all").dropna(axis=1, how="all")
+        if mine.empty:
+            raise MscadError(f"no class and seed have both {objective!r} and {baseline!r}.")
     return mine.mean(axis=0).dropna().rename(objective if baseline is None else f"{objective} - {baseline}")
 
 
