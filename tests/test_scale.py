@@ -77,3 +77,58 @@ def test_table3_at_full_data_reads_each_run_at_its_validation_chosen_epoch(tmp_p
     margin = 100 * (tests[1] - tests[0])  # epoch 0 of the MSC run is DN2 on the same images
     assert table.loc["msc", "paper's data"].startswith(f"{margin:+.1f} (one seed); 1 class x 1 seed")
     assert table.loc["center", "paper's data"] == "–"
+
+
+def _copy_run(source, folder, objective, name, n_train=None):
+    import json
+    import shutil
+
+    (folder / objective).mkdir(parents=True, exist_ok=True)
+    target = folder / objective / name
+    shutil.copy(source / objective / name, target)
+    if n_train is not None:  # the same curve, as if it had run on more images per epoch
+        run = json.loads(target.read_text())
+        run["data"]["n_train"] = n_train
+        target.write_text(json.dumps(run))
+    return target
+
+
+def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_step(tmp_path):
+    """A full-data folder holding airplane only (the committed 1,000-image MSC and center
+    curves relabelled as 5,000 images per epoch): the 1,000-image side is cut to airplane
+    too, and the same curve read per 1,000 steps declines five times more slowly at 78
+    steps an epoch than at 15, while per epoch the two are equal."""
+    from mscad.book.scale import collapse_beside, collapse_speeds
+
+    source = ROOT / "results" / "collapse-cpu" / "efficientnet_lite0"
+    full, subset = tmp_path / "full", tmp_path / "subset"
+    for objective in ("msc", "center"):
+        _copy_run(source, full, objective, "airplane-seed0.json", n_train=5000)
+        for name in ("airplane-seed0.json", "bird-seed0.json"):
+            _copy_run(source, subset, objective, name)
+    curves, note = collapse_beside(full, subset)
+    assert "center: 1 class" in note and "msc: 1 class" in note
+    assert set(curves.classes) == {1}
+    speeds = collapse_speeds(curves)
+    for objective in ("msc", "center"):
+        a = speeds.loc[(objective, "5,000 images (the paper's data)")]
+        b = speeds.loc[(objective, "1,000 images (the book's scale)")]
+        assert (a.steps_per_epoch, b.steps_per_epoch) == (78, 15)
+        assert a.decline_per_epoch == pytest.approx(b.decline_per_epoch)
+        if b.decline_per_kstep:
+            assert a.decline_per_kstep == pytest.approx(b.decline_per_kstep * 15 / 78)
+    msc = curves[(curves.objective == "msc") & (curves.scale == "full")]
+    assert msc.step.max() == 20 * 78 and msc.images.max() == 20 * 78 * 64
+
+
+def test_fig5_beside_says_when_there_is_nothing_to_compare(tmp_path):
+    from mscad.book.scale import collapse_beside, full_table3
+
+    curves, note = collapse_beside(tmp_path / "none", ROOT / "results" / "collapse-cpu")
+    assert curves.empty and "no finished full-data Fig. 5 run" in note
+    source = ROOT / "results" / "collapse-cpu" / "efficientnet_lite0"
+    _copy_run(source, tmp_path / "full", "msc", "airplane-seed0.json", n_train=5000)
+    _copy_run(source, tmp_path / "subset", "msc", "bird-seed0.json")
+    curves, note = collapse_beside(tmp_path / "full", tmp_path / "subset")
+    assert curves.empty and "share no class" in note
+    assert full_table3(tmp_path / "none").empty

@@ -196,3 +196,256 @@ def margins_beside(full: pd.DataFrame, subset: pd.DataFrame, objectives=("center
             row[name] = f"{format_margin(m)}; {_count(m['classes'], 'class')} x {_count(m['seeds'], 'seed')}"
         rows[objective] = row
     return pd.DataFrame(rows).T.rename_axis(f"margin over {baseline}")
+
+
+# ------------------------------------------------------------------ Fig. 5 at the paper's data
+FULL_COLLAPSE_FOLDER = "datascale/collapse"
+SCALE_NAMES = {"full": "5,000 images (the paper's data)", "subset": "1,000 images (the book's scale)"}
+
+
+def class_curves(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Long frame of the test ROC-AUC curves of ``runs`` (:func:`mscad.report.load_results`):
+    one row per run and evaluated epoch with its optimizer steps and images seen
+    (``steps_per_epoch`` and ``batch_size`` read from each result), tagged ``scale``."""
+    from ..results import load_result
+
+    rows = []
+    for run in runs.itertuples():
+        batch = int(load_result(run.path).config.get("batch_size") or 64)
+        for epoch, auroc in run.evaluated.items():
+            steps = int(epoch) * int(run.steps_per_epoch)
+            rows.append(dict(scale=scale, objective=run.objective, normal_class=run.normal_class,
+                             seed=int(run.seed), epoch=int(epoch), step=steps, images=steps * batch,
+                             auroc=float(auroc)))
+    return pd.DataFrame(rows, columns=["scale", "objective", "normal_class", "seed", "epoch", "step",
+                                       "images", "auroc"])
+
+
+def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folder: str | Path = "collapse-cpu",
+                    dataset: str = "cifar10", seed: int = 0, objectives=None) -> tuple[pd.DataFrame, str]:
+    """Fig. 5's curves at the paper's data scale beside the book's 1,000-image curves, on the
+    classes the full-data runs have finished (the same classes and seed on both sides, so
+    the two are compared like for like). Returns ``(curves, note)``: the mean over those
+    classes per objective, scale and evaluated epoch (with ``step`` and ``images``), and a
+    sentence naming the classes and seed behind it, or why it is empty."""
+    from ..experiment.collect import load_results, results_folder
+
+    def runs_in(folder):
+        try:
+            folder = Path(folder) if Path(folder).is_absolute() else results_folder(str(folder))
+            runs = load_results(folder)
+        except MscadError:
+            return None
+        runs = runs[(runs.dataset == dataset) & (runs.seed == seed) & (runs.epochs > 0)]
+        return runs if objectives is None else runs[runs.objective.isin(objectives)]
+
+    full, subset = runs_in(full_folder), runs_in(subset_folder)
+    empty = pd.DataFrame(columns=["scale", "objective", "epoch", "step", "images", "auroc", "classes"])
+    if full is None or full.empty:
+        return empty, (f"no finished full-data Fig. 5 run of seed {seed} yet (results/{full_folder}; "
+                       "stage F of experiments/datascale.sh).")
+    if subset is None or subset.empty:
+        return empty, f"no 1,000-image Fig. 5 run of seed {seed} in results/{subset_folder}."
+    parts, counts = [], {}
+    for objective, mine in full.groupby("objective"):
+        classes = sorted(set(mine.normal_class) & set(subset[subset.objective == objective].normal_class))
+        if not classes:
+            continue
+        counts[objective] = len(classes)
+        for scale, runs in (("full", mine), ("subset", subset[subset.objective == objective])):
+            c = class_curves(runs[runs.normal_class.isin(classes)], scale)
+            mean = c.groupby(["scale", "objective", "epoch", "step", "images"], as_index=False).auroc.mean()
+            parts.append(mean.assign(classes=len(classes)))
+    if not parts:
+        return empty, "the full-data and 1,000-image Fig. 5 runs share no class yet."
+    note = "; ".join(f"{o}: {_count(n, 'class')}" for o, n in counts.items())
+    return pd.concat(parts, ignore_index=True), f"mean over the classes both scales have, seed {seed} ({note})"
+
+
+def collapse_speeds(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per objective and scale (:func:`collapse_beside`): ROC-AUC % at epoch 0, at its peak
+    and at the end, and the decline from the peak to the end per epoch and per 1,000
+    optimizer steps: the two clocks the paper's "very fast" and "much more slowly" can be
+    read on. (The peak is the maximum of a noisy curve, so it leans high; said, not hidden.)"""
+    rows = []
+    for (objective, scale), c in curves.groupby(["objective", "scale"]):
+        c = c.sort_values("epoch").reset_index(drop=True)
+        peak_at = int(c.auroc.idxmax())
+        peak, end = c.auroc[peak_at], c.auroc.iloc[-1]
+        epochs, steps = c.epoch.iloc[-1] - c.epoch[peak_at], c.step.iloc[-1] - c.step[peak_at]
+        rows.append(dict(objective=objective, scale=SCALE_NAMES.get(scale, scale), start=c.auroc.iloc[0],
+                         peak=peak, peak_epoch=int(c.epoch[peak_at]), end=end, last_epoch=int(c.epoch.iloc[-1]),
+                         steps_per_epoch=int(c.step.iloc[1] / c.epoch.iloc[1]) if len(c) > 1 and c.epoch.iloc[1] else 0,
+                         decline_per_epoch=(peak - end) / epochs if epochs else 0.0,
+                         decline_per_kstep=1000 * (peak - end) / steps if steps else 0.0,
+                         classes=int(c.classes.iloc[0])))
+    return pd.DataFrame(rows).set_index(["objective", "scale"])
+
+
+def collapse_beside_figure(curves: pd.DataFrame, axes=None):
+    """Two panels of :func:`collapse_beside`: against epochs and against optimizer steps.
+    An objective keeps its colour (the book's visual language); the paper's data is drawn
+    solid with dots, the 1,000-image curve dashed and paler. If the two scales collapse at
+    the same speed per step, their curves coincide in the right panel and not in the left."""
+    import matplotlib.pyplot as plt
+
+    from .plots import objective_color
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for (objective, scale), c in curves.groupby(["objective", "scale"]):
+        c = c.sort_values("epoch")
+        full = scale == "full"
+        style = dict(color=objective_color(objective), lw=1.8 if full else 1.2, ls="-" if full else "--",
+                     marker="o" if full else None, ms=3, alpha=1.0 if full else 0.6,
+                     label=f"{objective}, {SCALE_NAMES.get(scale, scale)}")
+        axes[0].plot(c.epoch, c.auroc, **style)
+        axes[1].plot(c.step, c.auroc, **style)
+    axes[0].set_xlabel("epoch")
+    axes[1].set_xlabel("optimizer steps (batch 64)")
+    axes[0].set_ylabel("test ROC-AUC (%), mean over the classes")
+    axes[1].legend(fontsize=7, frameon=False, loc="lower left")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return axes
+
+
+def full_table3(folder: str | Path = "datascale/table3", dataset: str = "cifar10") -> pd.DataFrame:
+    """Table 3's runs at the paper's data scale (stage T), each trained run read at the
+    epoch its own validation curve picks (:func:`validation_chosen`); empty when stage T
+    has not committed a run yet."""
+    from ..experiment.collect import load_results, results_folder
+
+    try:
+        folder = Path(folder) if Path(folder).is_absolute() else results_folder(str(folder))
+        runs = load_results(folder)
+    except MscadError:
+        return pd.DataFrame()
+    runs = runs[runs.dataset == dataset]
+    return validation_chosen(runs) if not runs.empty else runs
+
+
+def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
+                       curves: pd.DataFrame | None = None, baseline: str = "dn2") -> dict:
+    """What the paper's data scale says of one objective, in the chapters' words.
+
+    ``table3``: its margin over ``baseline`` at the paper's data (``full``, from
+    :func:`full_table3`: each run at its validation-chosen epoch) beside the margin of the
+    book's sweep (``subset``) on the *same* classes and seeds, so the two differ only in
+    the data; or why it cannot be said yet. ``fig5``: its Fig. 5 curve at the paper's data
+    (``curves`` from :func:`collapse_beside`): start, peak and end, and the decline from
+    the peak per 1,000 optimizer steps and per epoch beside the 1,000-image curve of the
+    same classes. Numbers only from the runs; a side without runs says so."""
+    from ..experiment.stats import format_margin, margin_interval
+
+    out = {}
+    mine = full[full.objective == objective] if not full.empty else full
+    base = full[full.objective == baseline] if not full.empty else full
+    if mine.empty or base.empty:
+        out["table3"] = ("not measured yet at the paper's data (stage T of "
+                         "experiments/datascale.sh has no run of it)")
+        out["table3_full"] = out["table3_subset"] = None
+    else:
+        m_full = margin_interval(mine, base)
+        keys = set(zip(mine.normal_class, mine.seed)) & set(zip(base.normal_class, base.seed))
+        same = subset[[(c, s) in keys for c, s in zip(subset.normal_class, subset.seed)]]
+        try:
+            m_sub = margin_interval(same[same.objective == objective], same[same.objective == baseline])
+        except MscadError:
+            m_sub = None
+        where = f"{_count(m_full['classes'], 'class')} x {_count(m_full['seeds'], 'seed')}"
+        out["table3_full"], out["table3_subset"] = m_full, m_sub
+        def points(m):  # the count of seeds is said beside it
+            return format_margin(m).replace(" (one seed)", "") + " points"
+
+        out["table3"] = (f"{points(m_full)} over {baseline.upper()} at the paper's data "
+                         f"({where}, each run at the epoch its validation curve picks)"
+                         + (f", against {points(m_sub)} at the book's 1,000 images on the same "
+                            "classes and seeds" if m_sub is not None else
+                            "; the book's sweep has no run on the same classes and seeds"))
+    part = None if curves is None or curves.empty else curves[curves.objective == objective]
+    if part is None or part.empty:
+        out["fig5"] = ("not measured yet at the paper's data (stage F of experiments/datascale.sh "
+                       "has not finished a class of it)")
+        out["fig5_speeds"] = None
+    else:
+        speeds = collapse_speeds(part).loc[objective]
+        f, s = speeds.loc[SCALE_NAMES["full"]], speeds.loc[SCALE_NAMES["subset"]]
+        out["fig5_speeds"] = speeds
+        out["fig5"] = (f"at the paper's data ({_count(int(f.classes), 'class')}, seed 0) its curve starts at "
+                       f"{f.start:.1f}%, peaks at {f.peak:.1f}% (epoch {int(f.peak_epoch)}) and ends at "
+                       f"{f.end:.1f}% after {int(f.last_epoch)} epochs ({int(f.last_epoch * f.steps_per_epoch):,} "
+                       f"steps): from its peak it falls {f.decline_per_kstep:.2f} points per 1,000 steps "
+                       f"({f.decline_per_epoch:.2f} per epoch), against {s.decline_per_kstep:.2f} per 1,000 "
+                       f"steps ({s.decline_per_epoch:.2f} per epoch) at 1,000 images on the same classes")
+    return out
+
+
+def margins_by_class(full: pd.DataFrame, subset: pd.DataFrame, objectives=("center", "contrastive", "msc"),
+                     baseline: str = "dn2") -> pd.DataFrame:
+    """Each objective's margin over ``baseline`` class by class (points) at the paper's
+    data (``full``: :func:`full_table3`) and at the book's scale (``subset``: the sweep) for
+    the same class and seed, in long form: objective, normal_class, seed, full, subset,
+    and ``change`` = full - subset (what the data buys the margin)."""
+    rows = []
+    for objective in objectives:
+        sides = {}
+        for name, runs in (("full", full), ("subset", subset)):
+            if runs.empty:
+                break
+            mine = runs[runs.objective == objective].set_index(["normal_class", "seed"]).auroc
+            base = runs[runs.objective == baseline].set_index(["normal_class", "seed"]).auroc
+            sides[name] = (mine - base).dropna()
+        if len(sides) < 2:
+            continue
+        both = pd.concat(sides, axis=1, join="inner").dropna()
+        for (cls, seed), r in both.iterrows():
+            rows.append(dict(objective=objective, normal_class=cls, seed=int(seed), full=r["full"],
+                             subset=r["subset"], change=r["full"] - r["subset"]))
+    return pd.DataFrame(rows, columns=["objective", "normal_class", "seed", "full", "subset", "change"])
+
+
+def margins_by_class_figure(by_class: pd.DataFrame, classes=None, ax=None):
+    """:func:`margins_by_class` as dots per class: filled at the paper's data, hollow at the
+    book's 1,000 images (same seed), joined by a line, one colour per objective."""
+    import matplotlib.pyplot as plt
+
+    from .plots import objective_color
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.6))
+    classes = list(classes or dict.fromkeys(by_class.normal_class))
+    objectives = list(dict.fromkeys(by_class.objective))
+    width = 0.8 / max(1, len(objectives))
+    for i, objective in enumerate(objectives):
+        part = by_class[by_class.objective == objective].groupby("normal_class")[["full", "subset"]].mean()
+        x = np.array([classes.index(c) for c in part.index]) + (i - (len(objectives) - 1) / 2) * width
+        color = objective_color(objective)
+        ax.vlines(x, part.subset, part.full, color=color, lw=1, alpha=0.6)
+        ax.scatter(x, part.subset, facecolors="white", edgecolors=color, s=28, zorder=3,
+                   label=f"{objective}, 1,000 images")
+        ax.scatter(x, part.full, color=color, s=28, zorder=3, label=f"{objective}, 5,000 images")
+    ax.axhline(0, color="0.5", lw=0.8, ls="--")
+    ax.set_xticks(range(len(classes)), classes, fontsize=8)
+    ax.set_ylabel("margin over DN2 (points)")
+    ax.legend(fontsize=7, frameon=False, ncol=max(1, len(objectives)), loc="best")
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def full_data_evidence(dataset: str = "cifar10", sweep: str = "sweep-cpu", collapse: str = "collapse-cpu"):
+    """Everything a chapter needs to read the paper's data scale beside the book's:
+    ``(full, subset, curves, note)`` = Table 3 at the paper's data (:func:`full_table3`),
+    the book's sweep (``results/<sweep>``, the seeds that have every class), Fig. 5 at both
+    scales on the classes they share (:func:`collapse_beside`) and the sentence that says
+    which classes those are. Frames are empty where the runs are not committed yet."""
+    from ..experiment.collect import complete_seeds, dataset_classes, load_results, results_folder
+
+    try:
+        subset = load_results(results_folder(sweep))
+        subset = subset[subset.dataset == dataset]
+        subset = subset[subset.seed.isin(complete_seeds(subset, classes=dataset_classes(dataset)))]
+    except MscadError:
+        subset = pd.DataFrame(columns=["objective", "normal_class", "seed", "auroc"])
+    curves, note = collapse_beside(subset_folder=collapse, dataset=dataset)
+    return full_table3(dataset=dataset), subset, curves, note
