@@ -91,3 +91,19 @@ def code_provenance() -> dict:
     except (OSError, subprocess.SubprocessError):
         pass  # no git: the source hash alone says which code it was
     return dict(mscad=__version__, source_sha256=code_identity(), commit=commit, dirty=dirty)
+
+
+UNKNOWN_CODE = "unknown (written before results recorded their code)"
+
+
+def made_by(code: dict | None) -> str:
+    """Which code made a result, in a few words: its commit (short, ``+changes`` when the
+    package differed from it), else its source hash, else :data:`UNKNOWN_CODE` for files
+    written before results recorded their code."""
+    if not code:
+        return UNKNOWN_CODE
+    if code.get("commit"):
+        return str(code["commit"])[:7] + ("+changes" if code.get("dirty") else "")
+    if code.get("source_sha256"):
+        return f"source {str(code['source_sha256'])[:12]}"
+    return UNKNOWN_CODE

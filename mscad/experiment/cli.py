@@ -333,6 +333,7 @@ def cmd_table(args):
 def cmd_verify(args):
     """Rerun a result file's settings and compare its ROC-AUC, epoch by epoch, with a tolerance."""
     from ..config import TrainConfig
+    from ..provenance import made_by
     from ..results import code_provenance, load_result, write_result
     from .train import fine_tune
 
@@ -349,11 +350,9 @@ def cmd_verify(args):
         from ..config import resolve_device
         settings["device"] = resolve_device(None)  # a CUDA result on a CPU-only machine: the CPU
     cfg = TrainConfig.from_dict(settings).resolved()
-    code = stored.code or {}
-    made_by = code.get("commit") or ("unknown (written before results recorded their code)"
-                                     if not code else f"source hash {str(code.get('source_sha256'))[:12]}")
+    made = made_by(stored.code)
     print(f"verifying {path}: {stored.target_class}, {cfg.objective}, {cfg.backbone} @ {cfg.image_size}px, "
-          f"{cfg.epochs} epochs, seed {cfg.seed}; made by code {made_by}; rerun now by "
+          f"{cfg.epochs} epochs, seed {cfg.seed}; made by code {made}; rerun now by "
           f"{code_provenance().get('commit') or 'this checkout'} on {cfg.device}", file=sys.stderr)
     rerun = fine_tune(cfg, cache=False, progress=not args.quiet).result
     before = {h["epoch"]: h.get("auroc") for h in stored.history if h.get("auroc") is not None}

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..config import IMPLIED, LEGACY, SCALE_KEYS
 from ..errors import MscadError
+from ..provenance import made_by
 from .paper import PER_CLASS_TABLES
 
 
@@ -85,7 +86,7 @@ def _row(r, path: Path) -> dict:
                             for k in SCALE_KEYS)
                       + ("multi-class" if c.get("anomalous_class") else "one-class",),
                 steps_per_epoch=_steps_per_epoch(r, c),
-                wall_s=r.get("wall_s"), run_s=_run_seconds(r), path=str(path))
+                wall_s=r.get("wall_s"), run_s=_run_seconds(r), code=made_by(r.code), path=str(path))
 
 
 def _steps_per_epoch(r: dict, c: dict) -> int | None:

@@ -1,0 +1,77 @@
+"""Which code made the book's numbers, and whether they reproduce (issue 29, item 6).
+
+:func:`code_by_folder` counts, for every experiment folder the book reads, the result
+files by the code that made them (:func:`mscad.provenance.made_by`: a commit, or
+"unknown" for files written before results recorded their code). :func:`verify_outcomes`
+reads the outcomes of ``experiments/verify_folders.py``: one result file of every folder
+rerun by ``python -m mscad verify`` and compared epoch by epoch with a tolerance.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import MscadError
+
+
+def _results_root(root) -> Path:
+    if root is not None:
+        return Path(root)
+    from ..experiment.collect import results_folder
+
+    return results_folder(".")
+
+
+def code_by_folder(root: str | Path | None = None) -> pd.DataFrame:
+    """One row per experiment folder under ``root`` (default: the committed ``results/``)
+    and code that made some of its result files: the number of files. Folders without run
+    files (the DN2 grid, benchmarks) are left out."""
+    import warnings
+
+    from ..experiment.collect import load_results
+
+    root = _results_root(root)
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a folder's unreadable files are its own report
+                runs = load_results(folder)
+        except MscadError:
+            continue
+        for code, n in runs.code.value_counts().sort_index().items():
+            rows.append({"folder": folder.name, "made by code": code, "result files": int(n)})
+    return pd.DataFrame(rows, columns=["folder", "made by code", "result files"])
+
+
+_OUTCOME = re.compile(r"^(reproduced|NOT reproduced): largest difference ([\d.]+) points over (\d+) "
+                      r"evaluated epoch")
+
+
+def verify_outcomes(folder: str | Path | None = None) -> pd.DataFrame:
+    """The recorded ``mscad verify`` outcomes (``results/verify/<folder>.txt``): per
+    experiment folder, the file rerun, the code that made it, the outcome, the largest
+    difference in ROC-AUC points and over how many evaluated epochs, and the rerun's
+    seconds. A record whose rerun failed says so in ``outcome`` with its last line."""
+    folder = Path(folder) if folder is not None else _results_root(None) / "verify"
+    if not folder.is_dir():
+        raise MscadError(f"no verify records in {folder}; run experiments/verify_folders.py first.")
+    rows = []
+    for path in sorted(folder.glob("*.txt")):
+        lines = path.read_text().splitlines()
+        command = lines[0].removeprefix("$ ") if lines else ""
+        exit_line = lines[1] if len(lines) > 1 else ""
+        seconds = re.search(r"; (\d+) s", exit_line)
+        made = re.search(r"made by code (.+?); rerun now by", path.read_text())
+        outcome = next((m for m in map(_OUTCOME.match, lines) if m), None)
+        row = {"folder": path.stem, "file": command.split(" verify ")[-1].split(" --")[0],
+               "made by code": made.group(1) if made else "?",
+               "outcome": outcome.group(1) if outcome else
+               f"rerun failed: {lines[-1].strip() if lines else 'empty record'}",
+               "largest difference (points)": float(outcome.group(2)) if outcome else float("nan"),
+               "epochs compared": int(outcome.group(3)) if outcome else 0,
+               "rerun seconds": int(seconds.group(1)) if seconds else None}
+        rows.append(row)
+    return pd.DataFrame(rows)
