@@ -45,7 +45,8 @@ def main():
         before = pd.read_pickle(pickle)
     after = claims_table()
     rows = pd.DataFrame({
-        "claim": after.claim,
+        "claim then": before.claim.reindex(after.index).fillna("(no such row)"),
+        "claim now": after.claim,
         f"verdict at {args.before}": before.verdict.reindex(after.index).fillna("(no such row)"),
         "margin then": before["ours: margin [95% interval]"].reindex(after.index).fillna("–"),
         "verdict now": after.verdict,

@@ -8,7 +8,9 @@ verifies its first DN2 run. Files that are not runs (the DN2 grid, the DN2 bench
 selection summary) are listed with the script that remakes them.
 
 Each outcome is its own file, ``results/verify/<folder>.txt`` (the command, the exit
-status and verify's output), so an interrupted pass resumes where it stopped.
+status and verify's output), so an interrupted pass resumes where it stopped. ``--redo``
+verifies again into ``<folder>.2.txt``, ``<folder>.3.txt``, ...: an earlier record, a
+failed one included, is never replaced.
 
     python experiments/verify_folders.py [--results results] [--folders a,b] [--redo]
 """
@@ -56,7 +58,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results")
     parser.add_argument("--folders", help="only these folders (comma-separated)")
-    parser.add_argument("--redo", action="store_true", help="verify again where an outcome exists")
+    parser.add_argument("--redo", action="store_true",
+                        help="verify again where an outcome exists (a new record beside the old)")
     parser.add_argument("--tolerance", default="0.1")
     args = parser.parse_args(argv)
     results = Path(args.results)
@@ -71,9 +74,14 @@ def main(argv=None) -> int:
         if folder.name in NOT_RUNS:
             print(f"{folder.name}: not run files; remade by {NOT_RUNS[folder.name]}")
             continue
-        if record.exists() and not args.redo:
-            print(f"{folder.name}: already verified ({record})")
-            continue
+        if record.exists():
+            if not args.redo:
+                print(f"{folder.name}: already verified ({record})")
+                continue
+            attempt = 2
+            while (out_dir / f"{folder.name}.{attempt}.txt").exists():
+                attempt += 1
+            record = out_dir / f"{folder.name}.{attempt}.txt"
         chosen = pick(folder)
         if chosen is None:
             print(f"{folder.name}: no result file of a run")

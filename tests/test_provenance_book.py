@@ -36,10 +36,13 @@ def test_every_folder_counts_its_files_by_code_and_says_unknown_for_old_files(tm
     assert table.loc[UNKNOWN_CODE, "result files"] == 1
 
 
-def test_the_committed_results_all_say_which_code_made_them():
-    table = code_by_folder()
-    assert {"sweep-cpu", "collapse-cpu", "datascale"} <= set(table.folder)
-    assert table["made by code"].str.len().gt(0).all()
+def test_the_committed_results_say_which_code_made_them_or_that_it_is_unknown():
+    table = code_by_folder(folders={"sweep-cpu", "datascale", "history"})
+    assert set(table.folder) == {"sweep-cpu", "datascale", "history"}  # only the folders asked for
+    by = table.set_index(["folder", "made by code"])["result files"]
+    # stage T's runs were made from the worktree frozen at 5321611; the sweep predates code records
+    assert set(table[table.folder == "datascale"]["made by code"]) == {"5321611"}
+    assert by[("sweep-cpu", UNKNOWN_CODE)] == 180
 
 
 def test_verify_records_are_read_and_a_failed_rerun_is_not_taken_for_a_result(tmp_path):
@@ -64,6 +67,13 @@ def test_verify_records_are_read_and_a_failed_rerun_is_not_taken_for_a_result(tm
     assert bad["epochs compared"] == 0
     with pytest.raises(MscadError, match="verify_folders"):
         verify_outcomes(tmp_path / "none")
+    (tmp_path / "sweep-cpu.2.txt").write_text((tmp_path / "sweep-cpu.txt").read_text().replace(
+        "reproduced: largest difference 0.001", "NOT reproduced: largest difference 0.300"))
+    rows = verify_outcomes(tmp_path)
+    again = rows[rows.folder == "sweep-cpu"]
+    assert list(again.attempt) == [1, 2] and list(again.outcome) == ["reproduced", "NOT reproduced"]
+    (tmp_path / "empty").mkdir()
+    assert list(verify_outcomes(tmp_path / "empty").columns)[:2] == ["folder", "attempt"]
 
 
 def test_verify_folders_picks_by_settings_and_cost_never_by_numbers(tmp_path):
@@ -83,9 +93,12 @@ def test_verify_folders_picks_by_settings_and_cost_never_by_numbers(tmp_path):
 
     write("dn2/airplane-seed0.json", 0, 0.99)
     long = write("center/airplane-seed0.json", 20, 0.60)
-    short_b = write("msc/bird-seed0.json", 3, 0.50)
-    short_a = write("msc/airplane-seed0.json", 3, 0.40)  # the worst number: still picked first
-    assert verify_folders.pick(tmp_path) == short_a
+    for numbers in ((0.40, 0.50, 0.45), (0.50, 0.40, 0.45), (0.45, 0.50, 0.40)):  # any order of the numbers
+        short_a = write("msc/airplane-seed0.json", 3, numbers[0])
+        short_b = write("msc/bird-seed0.json", 3, numbers[1])
+        write("msc/cat-seed0.json", 3, numbers[2])
+        assert verify_folders.pick(tmp_path) == short_a  # settings and path order alone
+    (tmp_path / "msc" / "cat-seed0.json").unlink()
     for p in (short_a, short_b):
         p.unlink()
     assert verify_folders.pick(tmp_path) == long

@@ -80,7 +80,6 @@ def test_table3_at_full_data_reads_each_run_at_its_validation_chosen_epoch(tmp_p
 
 
 def _copy_run(source, folder, objective, name, n_train=None):
-    import json
     import shutil
 
     (folder / objective).mkdir(parents=True, exist_ok=True)
@@ -119,6 +118,72 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
             assert a.decline_per_kstep == pytest.approx(b.decline_per_kstep * 15 / 78)
     msc = curves[(curves.objective == "msc") & (curves.scale == "full")]
     assert msc.step.max() == 20 * 78 and msc.images.max() == 20 * 78 * 64
+    # the 1,000-image side is airplane's own curve, not a mean with bird
+    airplane = json.loads((source / "msc" / "airplane-seed0.json").read_text())["history"]
+    book = curves[(curves.objective == "msc") & (curves.scale == "subset")].set_index("epoch").auroc
+    assert book.to_dict() == pytest.approx({h["epoch"]: 100 * h["auroc"] for h in airplane})
+
+
+def test_fig5_beside_keeps_only_the_epochs_both_scales_scored_and_one_setting(tmp_path):
+    """Stage F scores every second epoch: a peak taken on the 1,000-image curve's odd
+    epochs would lean higher, so only the shared epochs are compared; and runs of another
+    learning rate are refused, not averaged in."""
+    from mscad.book.scale import collapse_beside
+
+    source = ROOT / "results" / "collapse-cpu" / "efficientnet_lite0"
+    full, subset = tmp_path / "full", tmp_path / "subset"
+    target = _copy_run(source, full, "msc", "airplane-seed0.json", n_train=5000)
+    run = json.loads(target.read_text())
+    run["history"] = [h for h in run["history"] if h["epoch"] % 2 == 0]
+    target.write_text(json.dumps(run))
+    _copy_run(source, subset, "msc", "airplane-seed0.json")
+    curves, _ = collapse_beside(full, subset)
+    assert set(curves[curves.scale == "subset"].epoch) == set(range(0, 21, 2))
+    run["config"]["lr"] = 0.01
+    target.write_text(json.dumps(run))
+    with pytest.raises(MscadError, match="differ in lr"):
+        collapse_beside(full, subset)
+
+
+def test_margins_at_both_scales_are_paired_on_the_same_classes_and_seeds(tmp_path):
+    """Stage T's MSC has fewer classes than its DN2 while it runs: the book's side of every
+    comparison is cut to the classes and seeds where the paper's data has MSC and DN2, so
+    the two margins differ by the data and the protocol, not by which classes they average."""
+    from mscad.book.scale import (
+        full_data_evidence,
+        full_table3,
+        margins_beside,
+        margins_by_class,
+        objective_at_scale,
+    )
+    from mscad.experiment.collect import load_results
+    from mscad.experiment.stats import margin_interval
+
+    source = ROOT / "results" / "datascale" / "table3" / "efficientnet_lite0"
+    for name in ("airplane-seed0.json", "bird-seed0.json"):
+        _copy_run(source, tmp_path, "msc", name)
+    for name in ("airplane-seed0.json", "bird-seed0.json", "cat-seed0.json"):
+        _copy_run(source, tmp_path, "dn2", name)
+    full = full_table3(tmp_path)
+    _, sweep, _, _ = full_data_evidence()
+    said = objective_at_scale("msc", full, sweep, name="MSC")
+    two = sweep[sweep.normal_class.isin(["airplane", "bird"]) & (sweep.seed == 0)]
+    expected = margin_interval(two[two.objective == "msc"], two[two.objective == "dn2"])
+    assert said["table3_subset"]["classes"] == 2 and said["table3_subset"]["mean"] == pytest.approx(expected["mean"])
+    assert said["table3_full"]["classes"] == 2 and said["table3"].startswith("MSC's margin over DN2 is ")
+    assert "2 classes x 1 seed" in said["table3"] and "10,000 test images" in said["table3"]
+    table = margins_beside(full, sweep)
+    assert table.loc["msc", "cpu subset, same classes and seeds"].endswith("2 classes x 1 seed")
+    assert table.loc["msc", "cpu subset, all"].endswith("10 classes x 3 seeds")
+    by_class = margins_by_class(full, sweep)
+    assert set(by_class.normal_class) == {"airplane", "bird"}
+    assert by_class.change.to_numpy() == pytest.approx((by_class.full - by_class.subset).to_numpy())
+    # a missing sweep or objective is said, never a crash
+    empty = objective_at_scale("msc", full, sweep.iloc[:0], name="MSC")
+    assert "no run on the same classes and seeds" in empty["table3"]
+    absent = objective_at_scale("center", full, sweep, name="the center loss")
+    assert absent["table3"].startswith("the center loss is not measured yet")
+    assert absent["fig5"].startswith("the center loss is not measured yet")
 
 
 def test_fig5_beside_says_when_there_is_nothing_to_compare(tmp_path):

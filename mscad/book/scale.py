@@ -176,25 +176,31 @@ def margins_beside(full: pd.DataFrame, subset: pd.DataFrame, objectives=("center
     """Each objective's margin over ``baseline`` (points, paired by class and seed, 95%
     interval over seeds; :func:`mscad.stats.margin_interval`) at the paper's data scale
     (``full``: validation-chosen, :func:`validation_chosen`) beside the cpu scale's
-    (``subset``: the sweep), for the objectives both have; the classes and seeds behind
-    each side are counted, so a partial full-data run says how partial it is."""
+    (``subset``: the sweep) on the same classes and seeds (those where ``full`` has the
+    objective and the baseline), and the cpu scale's on all its classes and seeds. The
+    classes and seeds behind each column are counted, so a partial full-data run says how
+    partial it is."""
     from ..experiment.stats import format_margin, margin_interval
+
+    def margin(runs, objective):
+        mine, base = runs[runs.objective == objective], runs[runs.objective == baseline]
+        if mine.empty or base.empty:
+            return "–"
+        try:
+            m = margin_interval(mine, base)
+        except MscadError:
+            return "–"
+        return f"{format_margin(m)}; {_count(m['classes'], 'class')} x {_count(m['seeds'], 'seed')}"
 
     rows = {}
     for objective in objectives:
-        row = {}
-        for name, runs in (("paper's data", full), ("cpu subset", subset)):
-            mine, base = runs[runs.objective == objective], runs[runs.objective == baseline]
-            if mine.empty or base.empty:
-                row[name] = "–"
-                continue
-            try:
-                m = margin_interval(mine, base)
-            except MscadError:
-                row[name] = "–"
-                continue
-            row[name] = f"{format_margin(m)}; {_count(m['classes'], 'class')} x {_count(m['seeds'], 'seed')}"
-        rows[objective] = row
+        mine = full[full.objective == objective] if not full.empty else full
+        pairs = mine.merge(full[full.objective == baseline][["normal_class", "seed"]],
+                           on=["normal_class", "seed"]) if not mine.empty else mine
+        rows[objective] = {"paper's data": margin(full, objective),
+                           "cpu subset, same classes and seeds": margin(same_runs(subset, pairs), objective)
+                           if not pairs.empty else "–",
+                           "cpu subset, all": margin(subset, objective)}
     return pd.DataFrame(rows).T.rename_axis(f"margin over {baseline}")
 
 
@@ -248,14 +254,25 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
         return empty, f"no 1,000-image Fig. 5 run of seed {seed} in results/{subset_folder}."
     parts, counts = [], {}
     for objective, mine in full.groupby("objective"):
-        classes = sorted(set(mine.normal_class) & set(subset[subset.objective == objective].normal_class))
+        theirs = subset[subset.objective == objective]
+        classes = sorted(set(mine.normal_class) & set(theirs.normal_class))
         if not classes:
             continue
+        mine, theirs = mine[mine.normal_class.isin(classes)], theirs[theirs.normal_class.isin(classes)]
+        for setting in ("lr", "epochs"):  # Fig. 5 compares one optimizer at two data sizes
+            if set(mine[setting]) != set(theirs[setting]):
+                raise MscadError(f"{objective}'s Fig. 5 runs differ in {setting} between the two scales "
+                                 f"({sorted(set(mine[setting]))} against {sorted(set(theirs[setting]))}); "
+                                 "compare runs of one setting.")
+        curves = {scale: class_curves(runs, scale) for scale, runs in (("full", mine), ("subset", theirs))}
+        # only the epochs both scales scored (stage F scores every second epoch): a peak
+        # taken on a denser grid would lean higher
+        epochs = set(curves["full"].epoch) & set(curves["subset"].epoch)
         counts[objective] = len(classes)
-        for scale, runs in (("full", mine), ("subset", subset[subset.objective == objective])):
-            c = class_curves(runs[runs.normal_class.isin(classes)], scale)
+        for c in curves.values():
+            c = c[c.epoch.isin(epochs)]
             mean = c.groupby(["scale", "objective", "epoch", "step", "images"], as_index=False).auroc.mean()
-            parts.append(mean.assign(classes=len(classes)))
+            parts.append(mean.assign(classes=c.groupby("epoch").normal_class.nunique().min(), seed=seed))
     if not parts:
         return empty, "the full-data and 1,000-image Fig. 5 runs share no class yet."
     note = "; ".join(f"{o}: {_count(n, 'class')}" for o, n in counts.items())
@@ -325,59 +342,101 @@ def full_table3(folder: str | Path = "datascale/table3", dataset: str = "cifar10
     return validation_chosen(runs) if not runs.empty else runs
 
 
+def same_runs(subset: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
+    """The runs of ``subset`` on the (class, seed) pairs ``full`` has, so that a margin at
+    the book's scale is computed on the same classes and seeds as one at the paper's data."""
+    if subset.empty or full.empty:
+        return subset.iloc[:0]
+    keys = pd.MultiIndex.from_frame(full[["normal_class", "seed"]])
+    return subset[pd.MultiIndex.from_frame(subset[["normal_class", "seed"]]).isin(keys)]
+
+
+def possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
+def _horizon(full: pd.DataFrame) -> str:
+    trained = full[full.epochs > 0]
+    if trained.empty:
+        return "no trained run"
+    chosen = sorted({int(e) for e in trained.chosen_epoch}) if "chosen_epoch" in trained else []
+    said = " or ".join(map(str, chosen)) or "?"
+    return (f"{int(trained.epochs.max())} epochs of {int(trained.steps_per_epoch.median())} steps, "
+            f"{int(trained.n_test.max()):,} test images, each run read at the epoch its validation "
+            f"curve chose: {said}")
+
+
 def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
-                       curves: pd.DataFrame | None = None, baseline: str = "dn2") -> dict:
-    """What the paper's data scale says of one objective, in the chapters' words.
+                       curves: pd.DataFrame | None = None, baseline: str = "dn2",
+                       name: str | None = None) -> dict:
+    """What the paper's data scale says of one objective, as whole clauses a chapter can
+    glue (``name`` is the objective's name in the sentence, e.g. "the center loss").
 
     ``table3``: its margin over ``baseline`` at the paper's data (``full``, from
     :func:`full_table3`: each run at its validation-chosen epoch) beside the margin of the
-    book's sweep (``subset``) on the *same* classes and seeds, so the two differ only in
-    the data; or why it cannot be said yet. ``fig5``: its Fig. 5 curve at the paper's data
-    (``curves`` from :func:`collapse_beside`): start, peak and end, and the decline from
-    the peak per 1,000 optimizer steps and per epoch beside the 1,000-image curve of the
-    same classes. Numbers only from the runs; a side without runs says so."""
+    book's sweep (``subset``) on the same classes and seeds. The two differ in more than the
+    data (the horizon, the epoch read, the test set), and the clause says how. ``fig5``:
+    its Fig. 5 curve at the paper's data (``curves`` from :func:`collapse_beside`): start,
+    peak and end, and the change from the peak per 1,000 optimizer steps and per epoch
+    beside the 1,000-image curve of the same classes. A side without runs says so."""
     from ..experiment.stats import format_margin, margin_interval
 
-    out = {}
+    name = name or objective
+    out = {"table3_full": None, "table3_subset": None, "fig5_speeds": None}
     mine = full[full.objective == objective] if not full.empty else full
     base = full[full.objective == baseline] if not full.empty else full
-    if mine.empty or base.empty:
-        out["table3"] = ("not measured yet at the paper's data (stage T of "
-                         "experiments/datascale.sh has no run of it)")
-        out["table3_full"] = out["table3_subset"] = None
+    m_full = m_sub = None
+    if not (mine.empty or base.empty):
+        try:
+            m_full = margin_interval(mine, base)
+        except MscadError:
+            m_full = None
+    if m_full is None:
+        out["table3"] = (f"{name} is not measured yet at the paper's data (stage T of "
+                         "experiments/datascale.sh has no run of it beside DN2)")
     else:
-        m_full = margin_interval(mine, base)
-        keys = set(zip(mine.normal_class, mine.seed)) & set(zip(base.normal_class, base.seed))
-        same = subset[[(c, s) in keys for c, s in zip(subset.normal_class, subset.seed)]]
+        both = mine.merge(base[["normal_class", "seed"]], on=["normal_class", "seed"])  # pairs with DN2
+        same = same_runs(subset, both)
         try:
             m_sub = margin_interval(same[same.objective == objective], same[same.objective == baseline])
         except MscadError:
             m_sub = None
         where = f"{_count(m_full['classes'], 'class')} x {_count(m_full['seeds'], 'seed')}"
         out["table3_full"], out["table3_subset"] = m_full, m_sub
+
         def points(m):  # the count of seeds is said beside it
             return format_margin(m).replace(" (one seed)", "") + " points"
 
-        out["table3"] = (f"{points(m_full)} over {baseline.upper()} at the paper's data "
-                         f"({where}, each run at the epoch its validation curve picks)"
-                         + (f", against {points(m_sub)} at the book's 1,000 images on the same "
-                            "classes and seeds" if m_sub is not None else
+        trained = same[(same.objective == objective)]
+        book = (f"{int(trained.epochs.max())} epochs of {int(trained.steps_per_epoch.median())} steps, "
+                f"{int(trained.n_test.max()):,} test images, read at the last epoch"
+                if not trained.empty else "")
+        out["table3"] = (f"{possessive(name)} margin over {baseline.upper()} is {points(m_full)} at the paper's data "
+                         f"({where}; {_horizon(mine)})"
+                         + (f", against {points(m_sub)} at the book's 1,000 images on the same classes and "
+                            f"seeds ({book})" if m_sub is not None else
                             "; the book's sweep has no run on the same classes and seeds"))
     part = None if curves is None or curves.empty else curves[curves.objective == objective]
     if part is None or part.empty:
-        out["fig5"] = ("not measured yet at the paper's data (stage F of experiments/datascale.sh "
-                       "has not finished a class of it)")
-        out["fig5_speeds"] = None
-    else:
-        speeds = collapse_speeds(part).loc[objective]
-        f, s = speeds.loc[SCALE_NAMES["full"]], speeds.loc[SCALE_NAMES["subset"]]
-        out["fig5_speeds"] = speeds
-        out["fig5"] = (f"at the paper's data ({_count(int(f.classes), 'class')}, seed 0) its curve starts at "
-                       f"{f.start:.1f}%, peaks at {f.peak:.1f}% (epoch {int(f.peak_epoch)}) and ends at "
-                       f"{f.end:.1f}% after {int(f.last_epoch)} epochs ({int(f.last_epoch * f.steps_per_epoch):,} "
-                       f"steps): from its peak it falls {f.decline_per_kstep:.2f} points per 1,000 steps "
-                       f"({f.decline_per_epoch:.2f} per epoch), against {s.decline_per_kstep:.2f} per 1,000 "
-                       f"steps ({s.decline_per_epoch:.2f} per epoch) at 1,000 images on the same classes")
+        out["fig5"] = (f"{name} is not measured yet at the paper's data (stage F of "
+                       "experiments/datascale.sh has not finished a class of it)")
+        return out
+    speeds = collapse_speeds(part).loc[objective]
+    f, s = speeds.loc[SCALE_NAMES["full"]], speeds.loc[SCALE_NAMES["subset"]]
+    out["fig5_speeds"] = speeds
+
+    def moves(x):  # decline from the peak, positive when the curve fell
+        return "stays at its peak" if x == 0 else f"falls {x:.2f} points" if x > 0 else f"rises {-x:.2f} points"
+
+    peak = (f"peaks at {f.peak:.1f}% (epoch {int(f.peak_epoch)})" if f.peak_epoch < f.last_epoch
+            else "rises to its last point")
+    seed = f", seed {int(part.seed.iloc[0])}" if "seed" in part else ""
+    out["fig5"] = (f"at the paper's data ({_count(int(f.classes), 'class')}{seed}) {name} starts at "
+                   f"{f.start:.1f}%, {peak} and ends at {f.end:.1f}% after {int(f.last_epoch)} epochs "
+                   f"({int(f.last_epoch * f.steps_per_epoch):,} steps); from its peak it "
+                   f"{moves(f.decline_per_kstep)} per 1,000 steps ({f.decline_per_epoch:.2f} per epoch), "
+                   f"against {s.decline_per_kstep:.2f} per 1,000 steps ({s.decline_per_epoch:.2f} per epoch) "
+                   f"at 1,000 images on the same classes and epochs")
     return out
 
 
