@@ -55,6 +55,10 @@ VERIFY_COLUMNS = ["folder", "attempt", "file", "made by code", "outcome", "large
                   "epochs compared", "rerun seconds"]
 
 
+def _short(code: str) -> str:  # a full commit hash as made_by writes it
+    return code[:7] if re.fullmatch(r"[0-9a-f]{40}", code) else code
+
+
 def verify_outcomes(folder: str | Path | None = None) -> pd.DataFrame:
     """The recorded ``mscad verify`` outcomes (``results/verify/<folder>.txt``, and
     ``<folder>.<n>.txt`` for the n-th attempt: a rerun never replaces an earlier record):
@@ -76,7 +80,7 @@ def verify_outcomes(folder: str | Path | None = None) -> pd.DataFrame:
         outcome = next((m for m in map(_OUTCOME.match, lines) if m), None)
         rows.append({"folder": name, "attempt": int(attempt) if attempt.isdigit() else 1,
                      "file": command.split(" verify ")[-1].split(" --")[0],
-                     "made by code": made.group(1) if made else "?",
+                     "made by code": _short(made.group(1)) if made else "?",
                      "outcome": outcome.group(1) if outcome else
                      f"rerun failed: {lines[-1].strip() if lines else 'empty record'}",
                      "largest difference (points)": float(outcome.group(2)) if outcome else float("nan"),
