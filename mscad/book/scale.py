@@ -352,7 +352,7 @@ def same_runs(subset: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
 
 
 def possessive(name: str) -> str:
-    return name + ("'" if name.endswith("s") else "'s")
+    return name + "'s"  # "the center loss's", as the chapters write it
 
 
 def _horizon(full: pd.DataFrame) -> str:
