@@ -13,7 +13,7 @@ as raw markup. This script writes a plain edition of every chapter (``colab/``) 
 - ``{cite}`key``` becomes "(Author, year)" linked to the bibliography in the repository;
 - an admonition becomes a quoted block with its title in bold (a ``dropdown`` one, such
   as a recall question, is folded in ``<details>``); an exercise becomes
-  "**Exercise N.** title" (numbered as in the HTML book, chapter by chapter); a solution
+  "**Exercise N.** title" (numbered 1, 2, ... within the chapter); a solution
   is folded in ``<details>`` (or left out: the student edition); a target label
   ``(name)=`` disappears.
 
@@ -184,7 +184,7 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
                    bib_url: str, solutions: bool = True, numbers: dict | None = None,
                    live: bool = False) -> str:
     """One markdown cell's MyST as CommonMark (+ ``<details>``); ``counter`` holds the
-    chapter's exercise number so far (updated in place) and, second, the chapter's number.
+    chapter's exercise number so far (updated in place).
     ``live``: glue references are kept (checked, not replaced) for :func:`live_cell`."""
 
     def fence(m):
@@ -197,9 +197,8 @@ def plain_markdown(source: str, values: dict, cites: dict, counter: list, chapte
                 return ""
             return f"<details>\n<summary>Solution</summary>\n\n{body}\n\n</details>\n"
         if kind == "exercise":
-            counter[0] += 1
-            number = f"{counter[1]}.{counter[0]}" if len(counter) > 1 else str(counter[0])
-            return f"**Exercise {number}.** {arg}\n\n{body}\n"
+            counter[0] += 1  # numbered within the chapter: the notebook is one chapter
+            return f"**Exercise {counter[0]}.** {arg}\n\n{body}\n"
         title = arg or kind.capitalize()
         if folded:  # a dropdown admonition (a recall question): its answer stays folded
             return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>\n"
@@ -343,12 +342,15 @@ def closing_table(values: dict, formats: dict | None = None) -> list:
                         f"beside_the_book({book},\n                {shown!r})")]
 
 
-def exercise_numbers(nb: dict, own) -> dict:
-    """label -> the number the HTML book gives each exercise of the chapter (4.1, 4.2, ...),
-    in the order of the cells (each cell read on its own: a cell need not end in a newline)."""
+def exercise_numbers(nb: dict, own=None) -> dict:
+    """label -> the number of each exercise of the chapter in its plain edition (1, 2, ...),
+    in the order of the cells (each cell read on its own: a cell need not end in a newline).
+    An edition is one chapter, so its exercises are numbered within it; the HTML book's
+    "4.2" would read in plain Markdown like a measured number. (``own``, the chapter's
+    number, is accepted and not used.)"""
     labels = [label for c in nb["cells"] if c["cell_type"] == "markdown"
               for label in re.findall(r"^`{3,}\{exercise\}[^\n]*\n:label:\s*(\S+)", "".join(c["source"]), re.M)]
-    return {label: f"{own}.{k}" if own else str(k) for k, label in enumerate(labels, 1)}
+    return {label: str(k) for k, label in enumerate(labels, 1)}
 
 
 def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None) -> dict:
@@ -367,7 +369,7 @@ def plain_notebook(path: Path, solutions: bool = True, cites: dict | None = None
     out = copy.deepcopy(nb)
     numbers = chapter_numbers()
     own = numbers.get(path.stem)
-    counter = [0] if own is None else [0, own]  # exercises numbered as the HTML book: 4.1, 4.2
+    counter = [0]  # exercises numbered within the chapter: 1, 2, ...
     numbers.update(exercise_numbers(nb, own))
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     cells = []
