@@ -20,6 +20,11 @@ COLUMNS = ["verdict", "ours: margin [95% interval]"]
 
 
 def table_at(ref: str, pickle: Path) -> None:
+    known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT,
+                           capture_output=True, text=True)
+    if known.returncode != 0:
+        raise SystemExit(f"claims_before_after: {ref!r} is not a commit of this repository "
+                         "(a full clone has the history; try `git log --oneline`).")
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), ref], cwd=ROOT, check=True)

@@ -63,6 +63,10 @@ def main(argv=None) -> int:
     parser.add_argument("--tolerance", default="0.1")
     args = parser.parse_args(argv)
     results = Path(args.results)
+    if not results.is_dir():
+        print(f"verify_folders: no results folder {results}; run it from the repository root or "
+              "pass --results PATH.", file=sys.stderr)
+        return 2
     out_dir = results / "verify"
     out_dir.mkdir(parents=True, exist_ok=True)
     folders = sorted(p for p in results.iterdir() if p.is_dir())

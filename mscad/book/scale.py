@@ -212,12 +212,10 @@ SCALE_NAMES = {"full": "5,000 images (the paper's data)", "subset": "1,000 image
 def class_curves(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
     """Long frame of the test ROC-AUC curves of ``runs`` (:func:`mscad.report.load_results`):
     one row per run and evaluated epoch with its optimizer steps and images seen
-    (``steps_per_epoch`` and ``batch_size`` read from each result), tagged ``scale``."""
-    from ..results import load_result
-
+    (each run's ``steps_per_epoch`` and ``batch_size``), tagged ``scale``."""
     rows = []
     for run in runs.itertuples():
-        batch = int(load_result(run.path).config.get("batch_size") or 64)
+        batch = int(run.batch_size or 64)  # 64: files that did not record it used the default
         for epoch, auroc in run.evaluated.items():
             steps = int(epoch) * int(run.steps_per_epoch)
             rows.append(dict(scale=scale, objective=run.objective, normal_class=run.normal_class,

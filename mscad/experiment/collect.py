@@ -85,7 +85,8 @@ def _row(r, path: Path) -> dict:
                 scale=tuple(c[k] if k in c else IMPLIED[k](c) if k in IMPLIED else None
                             for k in SCALE_KEYS)
                       + ("multi-class" if c.get("anomalous_class") else "one-class",),
-                steps_per_epoch=_steps_per_epoch(r, c), n_test=(r.get("data") or {}).get("n_test"),
+                steps_per_epoch=_steps_per_epoch(r, c), batch_size=c.get("batch_size"),
+                n_test=(r.get("data") or {}).get("n_test"),
                 wall_s=r.get("wall_s"), run_s=_run_seconds(r), code=made_by(r.code), path=str(path))
 
 
