@@ -485,7 +485,9 @@ def margins_by_class_figure(by_class: pd.DataFrame, classes=None, ax=None):
     ax.axhline(0, color="0.5", lw=0.8, ls="--")
     ax.set_xticks(range(len(classes)), classes, fontsize=8)
     ax.set_ylabel("margin over DN2 (points)")
-    ax.legend(fontsize=7, frameon=False, ncol=max(1, len(objectives)), loc="best")
+    # below the axes: inside them it can cover a class's dots wherever the margins fall
+    ax.legend(fontsize=7, frameon=False, ncol=2 * max(1, len(objectives)), loc="upper center",
+              bbox_to_anchor=(0.5, -0.12))
     ax.grid(axis="y", alpha=0.3)
     return ax
 
