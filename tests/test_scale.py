@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mscad.book.scale import PAPER_EFFICIENTNET, PAPER_RESNET152, distance_steps, grid_table
+from mscad.book.scale import PAPER_ROWS, data_steps, distance_steps, grid_table
 from mscad.errors import MscadError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,16 @@ def test_the_committed_grid_reads_into_steps_that_add_up():
     # each resolution step is the change from the row before it (Lite0, full data)
     chain = [data.dn2] + list(resolution.dn2)
     assert np.allclose(resolution.change, np.diff(chain))
-    assert list(steps.dn2[-2:]) == [PAPER_EFFICIENTNET, PAPER_RESNET152] == [89.3, 92.5]
+    # the paper's DN2s, each in its own form: Table 3's normalised (Ang.) DN2 is the book's
+    # kind, Table 4's DN2 row is raw (its ResNet column is Table 3's Raw)
+    paper = steps.loc[list(PAPER_ROWS)]
+    assert paper.dn2.dropna().tolist() == [95.8] and paper.raw.dropna().tolist() == [89.3, 92.5]
+    ours = steps.drop(index=list(PAPER_ROWS))
+    assert (ours.raw.dropna() < ours.dn2[ours.raw.notna()]).all()  # raw kNN below normalised here
+    assert data.raw == pytest.approx(lite0_64.raw)
+    gained = data_steps(grid)
+    assert gained.loc["lite0 @ 64 px", "change"] == pytest.approx(data.change)
+    assert (gained.low <= gained.change).all() and (gained.change <= gained.high).all()
 
 
 def test_a_grid_without_the_books_scale_is_refused(tmp_path):

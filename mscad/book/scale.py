@@ -16,14 +16,24 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MscadError
-from ..experiment.paper import TABLE4
+from ..experiment.paper import TABLE3, TABLE4
 from ..experiment.stats import interval
 
 GRID_FOLDER = "dn2-grid"
-# The paper's backbone table (Table 4) is the like-for-like reference: its EfficientNet
-# column and its ResNet152 column, one setting. (Table 3's DN2 row reads 95.8 for ResNet152.)
-PAPER_EFFICIENTNET = TABLE4["dn2"][TABLE4["columns"].index("EfficientNet")]  # 89.3
-PAPER_RESNET152 = TABLE4["dn2"][TABLE4["columns"].index("ResNet")]  # 92.5
+# The paper's DN2 comes in two forms (Table 3): "Raw", Euclidean kNN on the backbone's
+# features (the original DN2; Table 4's DN2 row is this one: its ResNet column is Table
+# 3's Raw 92.5), and "Ang.", kNN on l2-normalised features, which is the book's DN2
+# (Eq. 5). A distance is read only between like forms: the book's DN2 against Table 3's
+# Ang. (ResNet152; the paper gives no normalised DN2 for another backbone), the grid's
+# raw DN2 against Table 4's raw ones.
+PAPER_NORMALISED_RESNET152 = TABLE3["dn2"]  # 95.8
+PAPER_RAW_EFFICIENTNET = TABLE4["dn2"][TABLE4["columns"].index("EfficientNet")]  # 89.3
+PAPER_RAW_RESNET152 = TABLE4["dn2"][TABLE4["columns"].index("ResNet")]  # 92.5
+PAPER_ROWS = {  # the closing rows of distance_steps: (normalised, raw)
+    "the paper, ResNet152, normalised (Table 3, Ang.)": (PAPER_NORMALISED_RESNET152, np.nan),
+    "the paper, EfficientNet, raw (Table 4)": (np.nan, PAPER_RAW_EFFICIENTNET),
+    "the paper, ResNet152, raw (Tables 3, 4)": (np.nan, PAPER_RAW_RESNET152),
+}
 
 
 def grid_table(folder: str | Path | None = None) -> pd.DataFrame:
@@ -73,21 +83,24 @@ def _row(grid, backbone, size):
 
 def distance_steps(grid: pd.DataFrame) -> pd.DataFrame:
     """The steps from the book's DN2 (Lite0, 64 px, the cpu subset) towards the paper's,
-    each with the DN2 it reaches and the change it buys (points): more data (the subset
-    -> all images, paired by class, interval over the subset's seeds), then resolution
-    (64 -> 128 -> 224 px, Lite0, full data), then backbone at native resolution (Lite1 at
-    240, Lite2 at 260). The paper's two DN2s close the table. A step whose grid file is
-    missing is left out."""
+    each with the DN2 it reaches (``dn2``: normalised features, the book's DN2; ``raw``:
+    Euclidean kNN on raw features, at full data) and the change in ``dn2`` it buys
+    (points): more data (the subset -> all images, paired by class, interval over the
+    subset's seeds), then resolution (64 -> 128 -> 224 px, Lite0, full data), then backbone
+    at native resolution (Lite1 at 240, Lite2 at 260, each against Lite0 at 224). The
+    paper's DN2s close the table, each in its own form (:data:`PAPER_ROWS`). A step whose
+    grid file is missing is left out."""
     rows = []
     base = _row(grid, "efficientnet_lite0", 64)
     if base is None:
         raise MscadError("the grid has no EfficientNet-Lite0 64 px file: the book's own scale.")
     rows.append(dict(step="the book's scale: Lite0, 64 px, 1,000 / 2,000 images", dn2=base.subset,
-                     change=np.nan, low=base.subset_low, high=base.subset_high))
-    rows.append(dict(step="+ the paper's data: 5,000 / 10,000 images", dn2=base.full,
+                     raw=np.nan, change=np.nan, low=base.subset_low, high=base.subset_high))
+    rows.append(dict(step="+ the paper's data: 5,000 / 10,000 images", dn2=base.full, raw=base.raw,
                      change=base.full - base.subset, low=base.full - base.subset_high,
                      high=base.full - base.subset_low))
     previous = base.full
+    native_lite0 = _row(grid, "efficientnet_lite0", 224)  # the backbone steps' reference
     for backbone, size, what in (("efficientnet_lite0", 128, "+ resolution: 128 px"),
                                  ("efficientnet_lite0", 224, "+ resolution: 224 px (Lite0's native)"),
                                  ("efficientnet_lite1", 240, "backbone: Lite1 at its native 240 px"),
@@ -95,36 +108,51 @@ def distance_steps(grid: pd.DataFrame) -> pd.DataFrame:
         row = _row(grid, backbone, size)
         if row is None:
             continue
-        native_lite0 = _row(grid, "efficientnet_lite0", 224)  # the backbone steps' reference
         reference = previous if backbone == "efficientnet_lite0" else (
             native_lite0.full if native_lite0 is not None else np.nan)
-        rows.append(dict(step=what, dn2=row.full, change=row.full - reference, low=np.nan, high=np.nan))
+        rows.append(dict(step=what, dn2=row.full, raw=row.raw, change=row.full - reference,
+                         low=np.nan, high=np.nan))
         if backbone == "efficientnet_lite0":
             previous = row.full
-    rows.append(dict(step="the paper, EfficientNet (Table 4)", dn2=PAPER_EFFICIENTNET, change=np.nan,
-                     low=np.nan, high=np.nan))
-    rows.append(dict(step="the paper, ResNet152 (Table 4)", dn2=PAPER_RESNET152, change=np.nan,
-                     low=np.nan, high=np.nan))
+    for step, (normalised, raw) in PAPER_ROWS.items():
+        rows.append(dict(step=step, dn2=normalised, raw=raw, change=np.nan, low=np.nan, high=np.nan))
     return pd.DataFrame(rows).set_index("step")
+
+
+def data_steps(grid: pd.DataFrame) -> pd.DataFrame:
+    """What the paper's data buys at each backbone and resolution of the grid: DN2 at full
+    data minus the cpu subset's (points), with the interval over the subset's seeds."""
+    return pd.DataFrame({"change": grid.full - grid.subset, "low": grid.full - grid.subset_high,
+                         "high": grid.full - grid.subset_low}).set_index(
+        grid.backbone.str.replace("efficientnet_", "") + " @ " + grid.image_size.astype(str) + " px")
 
 
 def distance_figure(steps: pd.DataFrame, ax=None):
     """The steps as points of DN2 (ROC-AUC %; points, not bars, since the axis does not
-    start at 0): ours in DN2's colour with each step's change beside it, the paper's as
-    grey diamonds (the book's one visual language); the book's scale with its interval
-    over seeds."""
+    start at 0): the book's DN2 (normalised features) filled, raw DN2 hollow, ours in
+    DN2's colour with each step's change beside it, the paper's as grey diamonds (the
+    book's one visual language); the book's scale with its interval over seeds."""
     import matplotlib.pyplot as plt
 
     from .plots import PAPER_COLOR, objective_color
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.45 * len(steps) + 1))
+        _, ax = plt.subplots(figsize=(9, 0.45 * len(steps) + 1.2))
     paper = np.asarray(steps.index.str.startswith("the paper"))
     y = np.arange(len(steps))[::-1]
-    ax.hlines(y, float(np.floor(steps.dn2.min() - 2)), steps.dn2, color="0.85", lw=1)
+    values = pd.concat([steps.dn2, steps.raw]).dropna()
+    left, right_edge = float(np.floor(values.min() - 3)), float(np.ceil(values.max() + 4))
+    ax.hlines(y, left, steps[["dn2", "raw"]].max(axis=1), color="0.85", lw=1)
     ours = objective_color("dn2")
-    ax.scatter(steps.dn2[~paper], y[~paper], color=ours, zorder=3, label="this book's runs")
-    ax.scatter(steps.dn2[paper], y[paper], color=PAPER_COLOR, marker="D", zorder=3, label="the paper")
+    for form, filled in (("dn2", True), ("raw", False)):
+        for mask, color, marker, who in ((~paper, ours, "o", "this book's runs"),
+                                         (paper, PAPER_COLOR, "D", "the paper")):
+            v = steps[form].to_numpy()[mask]
+            keep = ~np.isnan(v)
+            form_name = "normalised features (the book's DN2)" if filled else "raw features"
+            label = f"{who}, {form_name}"
+            ax.scatter(v[keep], y[mask][keep], marker=marker, zorder=3, s=30, label=label,
+                       color=color if filled else "white", edgecolors=color)
     first = steps.iloc[0]
     right = steps.dn2.copy()
     if not np.isnan(first.low):
@@ -132,13 +160,16 @@ def distance_figure(steps: pd.DataFrame, ax=None):
                     color=ours, capsize=3, lw=1)
         right.iloc[0] = first.high
     for yi, (_, row), r in zip(y, steps.iterrows(), right):
-        text = f"{row.dn2:.1f}" + ("" if np.isnan(row.change) else f"  ({row.change:+.1f})")
-        ax.text(r + 0.25, yi, text, va="center", fontsize=9)
+        if not np.isnan(row.dn2):
+            text = f"{row.dn2:.1f}" + ("" if np.isnan(row.change) else f"  ({row.change:+.1f})")
+            ax.text(r + 0.3, yi, text, va="center", fontsize=9)
+        if not np.isnan(row.raw):  # raw lies below the normalised DN2 here: its value on the left
+            ax.text(row.raw - 0.4, yi, f"{row.raw:.1f}", va="center", ha="right", fontsize=8, color="0.35")
     ax.set_yticks(y, steps.index, fontsize=9)
-    ax.set_xlim(float(np.floor(steps.dn2.min() - 2)), float(np.ceil(steps.dn2.max() + 3)))
+    ax.set_xlim(left, right_edge)
     ax.set_xlabel("DN2, mean ROC-AUC over the ten CIFAR-10 classes (%)")
     ax.set_title("From the book's DN2 to the paper's: data, resolution, backbone", fontsize=10)
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8, frameon=False)
     return ax
 
 
