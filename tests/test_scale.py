@@ -131,6 +131,21 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
     airplane = json.loads((source / "msc" / "airplane-seed0.json").read_text())["history"]
     book = curves[(curves.objective == "msc") & (curves.scale == "subset")].set_index("epoch").auroc
     assert book.to_dict() == pytest.approx({h["epoch"]: 100 * h["auroc"] for h in airplane})
+    # the figure: the right panel's lines end at the runs' last step, with images seen on top
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mscad.book.scale import collapse_beside_figure
+
+    axes = collapse_beside_figure(curves)
+    assert max(line.get_xdata().max() for line in axes[1].lines) == 20 * 78
+    assert max(line.get_xdata().max() for line in axes[0].lines) == 20
+    assert "batch 64" in axes[1].get_xlabel()
+    tops = [a for a in axes[1].child_axes if "images seen" in a.get_xlabel()]
+    assert len(tops) == 1
+    plt.close("all")
 
 
 def test_fig5_beside_keeps_only_the_epochs_both_scales_scored_and_one_setting(tmp_path):

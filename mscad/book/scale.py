@@ -348,7 +348,14 @@ def collapse_beside_figure(curves: pd.DataFrame, axes=None):
         axes[0].plot(c.epoch, c.auroc, **style)
         axes[1].plot(c.step, c.auroc, **style)
     axes[0].set_xlabel("epoch")
-    axes[1].set_xlabel("optimizer steps (batch 64)")
+    trained = curves[curves.step > 0]
+    batch = int(round((trained.images / trained.step).median())) if len(trained) else 64
+    axes[1].set_xlabel(f"optimizer steps (batch {batch})")
+    if len(trained) and (trained.images == trained.step * batch).all():  # one batch size: one clock
+        top = axes[1].secondary_xaxis("top", functions=(lambda s: s * batch / 1000,
+                                                         lambda i: i * 1000 / batch))
+        top.set_xlabel("images seen (thousands)", fontsize=8)
+        top.tick_params(labelsize=7)
     axes[0].set_ylabel("test ROC-AUC (%), mean over the classes")
     axes[1].legend(fontsize=7, frameon=False, loc="lower left")
     for ax in axes:
