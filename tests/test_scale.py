@@ -125,6 +125,13 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
         assert a.decline_per_epoch == pytest.approx(b.decline_per_epoch)
         if b.decline_per_kstep:
             assert a.decline_per_kstep == pytest.approx(b.decline_per_kstep * 15 / 78)
+        # the like-for-like clock: the 300 steps both ran; the 1,000-image run's whole curve,
+        # the 5,000-image run's first 300 / 78 epochs of the same curve
+        assert a.shared_steps == b.shared_steps == 20 * 15
+        assert b.change_in_shared_steps == pytest.approx(b.end - b.start)
+        part = curves[(curves.objective == objective) & (curves.scale == "full")].sort_values("step")
+        assert a.change_in_shared_steps == pytest.approx(
+            np.interp(300, part.step, part.auroc) - a.start)
     msc = curves[(curves.objective == "msc") & (curves.scale == "full")]
     assert msc.step.max() == 20 * 78 and msc.images.max() == 20 * 78 * 64
     # the 1,000-image side is airplane's own curve, not a mean with bird

@@ -312,10 +312,17 @@ def collapse_speeds(curves: pd.DataFrame) -> pd.DataFrame:
     """Per objective and scale (:func:`collapse_beside`): ROC-AUC % at epoch 0, at its peak
     and at the end, and the decline from the peak to the end per epoch and per 1,000
     optimizer steps: the two clocks the paper's "very fast" and "much more slowly" can be
-    read on. (The peak is the maximum of a noisy curve, so it leans high; said, not hidden.)"""
+    read on. (The peak is the maximum of a noisy curve, so it leans high; said, not hidden.)
+
+    ``shared_steps`` is the number of optimizer steps every scale of the objective ran (the
+    shorter run's last step) and ``change_in_shared_steps`` the change from epoch 0 at that
+    step, read on the curve by linear interpolation between scored epochs: the like-for-
+    like clock, since the two runs' peaks and ends lie at different steps."""
     rows = []
+    shared = curves.groupby(["objective", "scale"]).step.max().groupby("objective").min()
     for (objective, scale), c in curves.groupby(["objective", "scale"]):
         c = c.sort_values("epoch").reset_index(drop=True)
+        at_shared = float(np.interp(shared[objective], c.step, c.auroc))
         peak_at = int(c.auroc.idxmax())
         peak, end = c.auroc[peak_at], c.auroc.iloc[-1]
         epochs, steps = c.epoch.iloc[-1] - c.epoch[peak_at], c.step.iloc[-1] - c.step[peak_at]
@@ -324,6 +331,8 @@ def collapse_speeds(curves: pd.DataFrame) -> pd.DataFrame:
                          steps_per_epoch=int(c.step.iloc[1] / c.epoch.iloc[1]) if len(c) > 1 and c.epoch.iloc[1] else 0,
                          decline_per_epoch=(peak - end) / epochs if epochs else 0.0,
                          decline_per_kstep=1000 * (peak - end) / steps if steps else 0.0,
+                         shared_steps=int(shared[objective]),
+                         change_in_shared_steps=at_shared - c.auroc.iloc[0],
                          classes=int(c.classes.iloc[0])))
     return pd.DataFrame(rows).set_index(["objective", "scale"])
 
@@ -348,6 +357,7 @@ def collapse_beside_figure(curves: pd.DataFrame, axes=None):
         axes[0].plot(c.epoch, c.auroc, **style)
         axes[1].plot(c.step, c.auroc, **style)
     axes[0].set_xlabel("epoch")
+    axes[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     trained = curves[curves.step > 0]
     batch = int(round((trained.images / trained.step).median())) if len(trained) else 64
     axes[1].set_xlabel(f"optimizer steps (batch {batch})")
@@ -472,7 +482,10 @@ def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
                    f"({int(f.last_epoch * f.steps_per_epoch):,} steps); from its peak it "
                    f"{moves(f.decline_per_kstep)} per 1,000 steps ({f.decline_per_epoch:.2f} per epoch), "
                    f"against {s.decline_per_kstep:.2f} per 1,000 steps ({s.decline_per_epoch:.2f} per epoch) "
-                   f"at 1,000 images on the same classes and epochs")
+                   f"at 1,000 images on the same classes and epochs. Over the first "
+                   f"{int(f.shared_steps):,} steps, which both scales ran, it moves "
+                   f"{f.change_in_shared_steps:+.1f} points from its start at the paper's data and "
+                   f"{s.change_in_shared_steps:+.1f} at 1,000 images")
     return out
 
 
