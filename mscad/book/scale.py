@@ -367,7 +367,8 @@ def collapse_beside_figure(curves: pd.DataFrame, axes=None):
         top.set_xlabel("images seen (thousands)", fontsize=8)
         top.tick_params(labelsize=7)
     axes[0].set_ylabel("test ROC-AUC (%), mean over the classes")
-    axes[1].legend(fontsize=7, frameon=False, loc="lower left")
+    # beside the panels: inside, a collapsing curve runs under it
+    axes[1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
     for ax in axes:
         ax.grid(alpha=0.3)
     return axes
