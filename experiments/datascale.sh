@@ -16,8 +16,10 @@
 #         -> results/datascale/table3/
 #   F     Fig. 5 at full data, 64 px: contrastive and MSC under MSC's SGD (lr 1e-3), the
 #         center loss at its validation-chosen rate (1e-7, PANDA's momentum 0.9), 20 epochs
-#         (1,560 optimizer steps: the official code's horizon), test and validation scored every second
-#         epoch, seed 0 (then 1), class by class. -> results/datascale/collapse/
+#         (the official code's default; 1,560 optimizer steps, the loop dropping the ragged
+#         batch), the center loss's rate pinned to the 1,000-image Fig. 5 runs' (results/
+#         collapse-cpu) so the two scales compare one optimizer; test and validation
+#         scored every second epoch, seed 0 (then 1), class by class. -> results/datascale/collapse/
 #   N     MSC and DN2 at Lite0's native 224 px on full data, one seed, classes in CIFAR-10's
 #         order as far as the budget goes. -> results/datascale/native224/
 #

@@ -33,7 +33,7 @@ def test_the_committed_grid_reads_into_steps_that_add_up():
     assert (ours.raw.dropna() < ours.dn2[ours.raw.notna()]).all()  # raw kNN below normalised here
     assert data.raw == pytest.approx(lite0_64.raw)
     gained = data_steps(grid)
-    assert gained.loc["lite0 @ 64 px", "change"] == pytest.approx(data.change)
+    assert gained.loc["lite0 @ 64 px", "change"] == pytest.approx(data.change) == pytest.approx(1.67, abs=0.01)
     assert (gained.low <= gained.change).all() and (gained.change <= gained.high).all()
 
 
@@ -129,9 +129,11 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
         # the 5,000-image run's first 300 / 78 epochs of the same curve
         assert a.shared_steps == b.shared_steps == 20 * 15
         assert b.change_in_shared_steps == pytest.approx(b.end - b.start)
-        part = curves[(curves.objective == objective) & (curves.scale == "full")].sort_values("step")
-        assert a.change_in_shared_steps == pytest.approx(
-            np.interp(300, part.step, part.auroc) - a.start)
+        # by hand: step 300 lies between epochs 3 (234 steps) and 4 (312) of the relabelled curve
+        stored = {h["epoch"]: 100 * h["auroc"] for h in json.loads(
+            (source / objective / "airplane-seed0.json").read_text())["history"]}
+        by_hand = stored[3] + (300 - 234) / 78 * (stored[4] - stored[3]) - stored[0]
+        assert a.change_in_shared_steps == pytest.approx(by_hand)
     msc = curves[(curves.objective == "msc") & (curves.scale == "full")]
     assert msc.step.max() == 20 * 78 and msc.images.max() == 20 * 78 * 64
     # the 1,000-image side is airplane's own curve, not a mean with bird
@@ -144,7 +146,7 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mscad.book.scale import collapse_beside_figure
+    from mscad.book.scale import collapse_beside_figure, thousands_of_images
 
     axes = collapse_beside_figure(curves)
     assert max(line.get_xdata().max() for line in axes[1].lines) == 20 * 78
@@ -152,7 +154,33 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
     assert "batch 64" in axes[1].get_xlabel()
     tops = [a for a in axes[1].child_axes if "images seen" in a.get_xlabel()]
     assert len(tops) == 1
+    to_images, to_steps = thousands_of_images(64)
+    assert to_images(1560) == pytest.approx(99.84) and to_steps(99.84) == pytest.approx(1560)
     plt.close("all")
+
+
+def test_fig5_speeds_at_one_scale_or_one_point_say_so_instead_of_inventing_a_clock(tmp_path):
+    """Partial data: an objective drawn at one scale has no shared steps (NaN, and its clause
+    says it is not measured at both scales); curves scored at epoch 0 alone share 0 steps
+    and the clause leaves the shared-steps sentence out."""
+    import pandas as pd
+
+    from mscad.book.scale import SCALE_NAMES, collapse_speeds, objective_at_scale
+
+    def curve(scale, epochs, per_epoch):
+        return pd.DataFrame(dict(scale=scale, objective="msc", epoch=epochs, step=[e * per_epoch for e in epochs],
+                                 images=[e * per_epoch * 64 for e in epochs], auroc=[86.0 - e for e in epochs],
+                                 classes=1, seed=0))
+
+    one_scale = curve("full", [0, 2, 4], 78)
+    speeds = collapse_speeds(one_scale)
+    assert np.isnan(speeds.loc[("msc", SCALE_NAMES["full"]), "shared_steps"])
+    clause = objective_at_scale("msc", pd.DataFrame(), pd.DataFrame(), one_scale, name="MSC")["fig5"]
+    assert "not measured at both scales" in clause
+    start_only = pd.concat([curve("full", [0], 78), curve("subset", [0], 15)])
+    assert (collapse_speeds(start_only).shared_steps == 0).all()
+    clause = objective_at_scale("msc", pd.DataFrame(), pd.DataFrame(), start_only, name="MSC")["fig5"]
+    assert "Over the first" not in clause and "starts at 86.0%" in clause
 
 
 def test_fig5_beside_keeps_only_the_epochs_both_scales_scored_and_one_setting(tmp_path):

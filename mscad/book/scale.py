@@ -21,8 +21,9 @@ from ..experiment.stats import interval
 
 GRID_FOLDER = "dn2-grid"
 # The paper's DN2 comes in two forms (Table 3): "Raw", Euclidean kNN on the backbone's
-# features (the original DN2; Table 4's DN2 row is this one: its ResNet column is Table
-# 3's Raw 92.5), and "Ang.", kNN on l2-normalised features, which is the book's DN2
+# features (the original DN2; Table 4's DN2 row is this one, inferred, since the paper
+# does not say: its ResNet entries equal Table 3's Raw 92.5 and center loss 96.2), and
+# "Ang.", kNN on l2-normalised features, which is the book's DN2
 # (Eq. 5). A distance is read only between like forms: the book's DN2 against Table 3's
 # Ang. (ResNet152; the paper gives no normalised DN2 for another backbone), the grid's
 # raw DN2 against Table 4's raw ones.
@@ -149,7 +150,8 @@ def distance_figure(steps: pd.DataFrame, ax=None):
                                          (paper, PAPER_COLOR, "D", "the paper")):
             v = steps[form].to_numpy()[mask]
             keep = ~np.isnan(v)
-            form_name = "normalised features (the book's DN2)" if filled else "raw features"
+            form_name = ("normalised features" + (" (the book's DN2)" if who == "this book's runs" else "")
+                         if filled else "raw features")
             label = f"{who}, {form_name}"
             ax.scatter(v[keep], y[mask][keep], marker=marker, zorder=3, s=30, label=label,
                        color=color if filled else "white", edgecolors=color)
@@ -288,11 +290,17 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
         if not classes:
             continue
         mine, theirs = mine[mine.normal_class.isin(classes)], theirs[theirs.normal_class.isin(classes)]
-        for setting in ("lr", "epochs"):  # Fig. 5 compares one optimizer at two data sizes
-            if set(mine[setting]) != set(theirs[setting]):
+        # Fig. 5 compares one optimizer at two data sizes: every setting but the data agrees
+        for setting in ("lr", "momentum", "weight_decay", "epochs", "batch_size", "image_size"):
+            if setting in mine and set(mine[setting]) != set(theirs[setting]):
                 raise MscadError(f"{objective}'s Fig. 5 runs differ in {setting} between the two scales "
                                  f"({sorted(set(mine[setting]))} against {sorted(set(theirs[setting]))}); "
                                  "compare runs of one setting.")
+        for scale_runs in (mine, theirs):  # one clock per scale: an epoch is one number of steps
+            if scale_runs.steps_per_epoch.nunique() > 1:
+                raise MscadError(f"{objective}'s Fig. 5 runs at one scale have different numbers of "
+                                 f"steps per epoch ({sorted(set(scale_runs.steps_per_epoch))}): their "
+                                 "curves cannot be averaged per step; compare runs of one data size.")
         curves = {scale: class_curves(runs, scale) for scale, runs in (("full", mine), ("subset", theirs))}
         # only the epochs both scales scored (stage F scores every second epoch): a peak
         # taken on a denser grid would lean higher
@@ -317,12 +325,16 @@ def collapse_speeds(curves: pd.DataFrame) -> pd.DataFrame:
     ``shared_steps`` is the number of optimizer steps every scale of the objective ran (the
     shorter run's last step) and ``change_in_shared_steps`` the change from epoch 0 at that
     step, read on the curve by linear interpolation between scored epochs: the like-for-
-    like clock, since the two runs' peaks and ends lie at different steps."""
+    like clock, since the two runs' peaks and ends lie at different steps (both NaN for an
+    objective drawn at one scale only)."""
     rows = []
-    shared = curves.groupby(["objective", "scale"]).step.max().groupby("objective").min()
+    last = curves.groupby(["objective", "scale"]).step.max()
+    both = last.groupby("objective").size() > 1  # an objective at one scale has no shared clock
+    shared = last.groupby("objective").min().where(both)
     for (objective, scale), c in curves.groupby(["objective", "scale"]):
-        c = c.sort_values("epoch").reset_index(drop=True)
-        at_shared = float(np.interp(shared[objective], c.step, c.auroc))
+        c = c.sort_values(["epoch", "step"]).reset_index(drop=True)
+        at_shared = (float(np.interp(shared[objective], c.step, c.auroc))
+                     if not np.isnan(shared[objective]) else np.nan)
         peak_at = int(c.auroc.idxmax())
         peak, end = c.auroc[peak_at], c.auroc.iloc[-1]
         epochs, steps = c.epoch.iloc[-1] - c.epoch[peak_at], c.step.iloc[-1] - c.step[peak_at]
@@ -331,10 +343,15 @@ def collapse_speeds(curves: pd.DataFrame) -> pd.DataFrame:
                          steps_per_epoch=int(c.step.iloc[1] / c.epoch.iloc[1]) if len(c) > 1 and c.epoch.iloc[1] else 0,
                          decline_per_epoch=(peak - end) / epochs if epochs else 0.0,
                          decline_per_kstep=1000 * (peak - end) / steps if steps else 0.0,
-                         shared_steps=int(shared[objective]),
+                         shared_steps=shared[objective],
                          change_in_shared_steps=at_shared - c.auroc.iloc[0],
                          classes=int(c.classes.iloc[0])))
     return pd.DataFrame(rows).set_index(["objective", "scale"])
+
+
+def thousands_of_images(batch: int):
+    """The steps <-> images-seen (thousands) conversion of the steps panel's second axis."""
+    return (lambda steps: np.asarray(steps) * batch / 1000, lambda k: np.asarray(k) * 1000 / batch)
 
 
 def collapse_beside_figure(curves: pd.DataFrame, axes=None):
@@ -357,13 +374,13 @@ def collapse_beside_figure(curves: pd.DataFrame, axes=None):
         axes[0].plot(c.epoch, c.auroc, **style)
         axes[1].plot(c.step, c.auroc, **style)
     axes[0].set_xlabel("epoch")
-    axes[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    scored = sorted(set(curves.epoch))  # ticks where the curves were scored (every 2nd in stage F)
+    axes[0].set_xticks(scored[:: max(1, int(np.ceil(len(scored) / 11)))])
     trained = curves[curves.step > 0]
     batch = int(round((trained.images / trained.step).median())) if len(trained) else 64
     axes[1].set_xlabel(f"optimizer steps (batch {batch})")
     if len(trained) and (trained.images == trained.step * batch).all():  # one batch size: one clock
-        top = axes[1].secondary_xaxis("top", functions=(lambda s: s * batch / 1000,
-                                                         lambda i: i * 1000 / batch))
+        top = axes[1].secondary_xaxis("top", functions=thousands_of_images(batch))
         top.set_xlabel("images seen (thousands)", fontsize=8)
         top.tick_params(labelsize=7)
     axes[0].set_ylabel("test ROC-AUC (%), mean over the classes")
@@ -469,6 +486,10 @@ def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
                        "experiments/datascale.sh has not finished a class of it)")
         return out
     speeds = collapse_speeds(part).loc[objective]
+    if not {SCALE_NAMES["full"], SCALE_NAMES["subset"]} <= set(speeds.index):
+        out["fig5"] = (f"{name} is not measured at both scales on a shared class yet (stage F of "
+                       "experiments/datascale.sh and results/collapse-cpu)")
+        return out
     f, s = speeds.loc[SCALE_NAMES["full"]], speeds.loc[SCALE_NAMES["subset"]]
     out["fig5_speeds"] = speeds
 
@@ -483,10 +504,11 @@ def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
                    f"({int(f.last_epoch * f.steps_per_epoch):,} steps); from its peak it "
                    f"{moves(f.decline_per_kstep)} per 1,000 steps ({f.decline_per_epoch:.2f} per epoch), "
                    f"against {s.decline_per_kstep:.2f} per 1,000 steps ({s.decline_per_epoch:.2f} per epoch) "
-                   f"at 1,000 images on the same classes and epochs. Over the first "
-                   f"{int(f.shared_steps):,} steps, which both scales ran, it moves "
-                   f"{f.change_in_shared_steps:+.1f} points from its start at the paper's data and "
-                   f"{s.change_in_shared_steps:+.1f} at 1,000 images")
+                   f"at 1,000 images on the same classes and epochs")
+    if f.shared_steps > 0:  # a curve scored at epoch 0 alone shares no steps
+        out["fig5"] += (f". Over the first {int(f.shared_steps):,} steps, which both scales ran, it moves "
+                        f"{f.change_in_shared_steps:+.1f} points from its start at the paper's data and "
+                        f"{s.change_in_shared_steps:+.1f} at 1,000 images")
     return out
 
 

@@ -81,7 +81,8 @@ def _row(r, path: Path) -> dict:
                 evaluated={h["epoch"]: 100 * h["auroc"] for h in r["history"]
                            if h.get("auroc") is not None and "epoch" in h},
                 epochs=c["epochs"], image_size=c["image_size"], seed=c.get("seed", 0),
-                lr=c.get("lr"), evaluate_on=c.get("evaluate_on", "test"),
+                lr=c.get("lr"), momentum=c.get("momentum"), weight_decay=c.get("weight_decay"),
+                evaluate_on=c.get("evaluate_on", "test"),
                 scale=tuple(c[k] if k in c else IMPLIED[k](c) if k in IMPLIED else None
                             for k in SCALE_KEYS)
                       + ("multi-class" if c.get("anomalous_class") else "one-class",),
