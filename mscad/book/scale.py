@@ -292,9 +292,11 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
         mine, theirs = mine[mine.normal_class.isin(classes)], theirs[theirs.normal_class.isin(classes)]
         # Fig. 5 compares one optimizer at two data sizes: every setting but the data agrees
         for setting in ("lr", "momentum", "weight_decay", "epochs", "batch_size", "image_size"):
-            if setting in mine and set(mine[setting]) != set(theirs[setting]):
+            # a setting an older file did not record is unknown, not different (NaN != NaN)
+            ours, other = (set(x[setting].dropna()) if setting in x else set() for x in (mine, theirs))
+            if ours and other and ours != other:
                 raise MscadError(f"{objective}'s Fig. 5 runs differ in {setting} between the two scales "
-                                 f"({sorted(set(mine[setting]))} against {sorted(set(theirs[setting]))}); "
+                                 f"({sorted(ours)} against {sorted(other)}); "
                                  "compare runs of one setting.")
         for scale_runs in (mine, theirs):  # one clock per scale: an epoch is one number of steps
             if scale_runs.steps_per_epoch.nunique() > 1:
