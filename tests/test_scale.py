@@ -198,6 +198,23 @@ def test_fig5_beside_keeps_only_the_epochs_both_scales_scored_and_one_setting(tm
     _copy_run(source, subset, "msc", "airplane-seed0.json")
     curves, _ = collapse_beside(full, subset)
     assert set(curves[curves.scale == "subset"].epoch) == set(range(0, 21, 2))
+    # a setting a file did not record (written before it was) is unknown, not different:
+    # both sides unrecorded, or one side only, are compared on the rest
+    book = subset / "msc" / "airplane-seed0.json"
+    book_run = json.loads(book.read_text())
+    for side, stored in ((target, run), (book, book_run)):
+        stored["config"].pop("momentum")
+        side.write_text(json.dumps(stored))
+        curves, _ = collapse_beside(full, subset)
+        assert not curves.empty
+    run["config"]["momentum"] = 0.9  # recorded on one side, unknown on the other
+    target.write_text(json.dumps(run))
+    assert not collapse_beside(full, subset)[0].empty
+    book_run["config"]["momentum"] = 0.0  # recorded on both and different: refused
+    book.write_text(json.dumps(book_run))
+    with pytest.raises(MscadError, match="differ in momentum"):
+        collapse_beside(full, subset)
+    run["config"]["momentum"] = 0.0
     run["config"]["lr"] = 0.01
     target.write_text(json.dumps(run))
     with pytest.raises(MscadError, match="differ in lr"):
