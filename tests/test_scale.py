@@ -273,3 +273,26 @@ def test_fig5_beside_says_when_there_is_nothing_to_compare(tmp_path):
     curves, note = collapse_beside(tmp_path / "full", tmp_path / "subset")
     assert curves.empty and "share no class" in note
     assert full_table3(tmp_path / "none").empty
+
+
+def test_datascale_report_prints_the_three_tables_the_closing_note_needs(tmp_path):
+    """experiments/datascale_report.py on the committed results: the grid, Table 3's
+    margins (the same cells the chapter's table has) and Fig. 5's speeds per scale."""
+    import subprocess
+    import sys
+
+    from mscad.book.scale import full_data_evidence, margins_beside
+
+    out = tmp_path / "report.md"
+    done = subprocess.run([sys.executable, str(ROOT / "experiments" / "datascale_report.py"), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.strip() == done.stdout.strip()
+    for heading in ("## The DN2 grid", "## Table 3 at the paper's data", "## Fig. 5 at the paper's data"):
+        assert heading in text
+    full, subset, curves, note = full_data_evidence()
+    assert margins_beside(full, subset).loc["msc", "paper's data"] in text
+    assert note in text
+    if not curves.empty:
+        assert "msc, 5,000 images (the paper's data)" in text
