@@ -296,3 +296,32 @@ def test_datascale_report_prints_the_three_tables_the_closing_note_needs(tmp_pat
     assert note in text
     if not curves.empty:
         assert "msc, 5,000 images (the paper's data)" in text
+
+
+def test_table3_at_full_data_waits_for_a_seed_to_have_every_class(tmp_path):
+    """Seed 1 of stage T landing class by class: until it has every class seed 0 has, its
+    runs are left out (a margin paired by class and seed would otherwise be taken over the
+    one class seed 1 has finished); DN2's seed 1, complete, stays."""
+    from mscad.book.scale import full_table3, margins_beside
+
+    source = ROOT / "results" / "datascale" / "table3" / "efficientnet_lite0"
+
+    def seed1(objective, name):  # seed 0's run, relabelled as seed 1's
+        run = json.loads((source / objective / f"{name}-seed0.json").read_text())
+        run["config"]["seed"] = 1
+        (tmp_path / objective / f"{name}-seed1.json").write_text(json.dumps(run))
+
+    for objective in ("msc", "dn2"):
+        for name in ("airplane-seed0.json", "bird-seed0.json"):
+            _copy_run(source, tmp_path, objective, name)
+    for objective, names in (("msc", ["airplane"]), ("dn2", ["airplane", "bird"])):
+        for name in names:
+            seed1(objective, name)
+    full = full_table3(tmp_path)
+    assert sorted(full[full.objective == "msc"].seed.unique()) == [0]
+    assert sorted(full[full.objective == "dn2"].seed.unique()) == [0, 1]
+    assert margins_beside(full, full.iloc[:0]).loc["msc", "paper's data"].endswith("2 classes x 1 seed")
+    seed1("msc", "bird")  # seed 1 finishes: both seeds count, on both classes
+    full = full_table3(tmp_path)
+    assert sorted(full[full.objective == "msc"].seed.unique()) == [0, 1]
+    assert margins_beside(full, full.iloc[:0]).loc["msc", "paper's data"].endswith("2 classes x 2 seeds")

@@ -396,8 +396,11 @@ def collapse_beside_figure(curves: pd.DataFrame, axes=None):
 def full_table3(folder: str | Path = "datascale/table3", dataset: str = "cifar10") -> pd.DataFrame:
     """Table 3's runs at the paper's data scale (stage T), each trained run read at the
     epoch its own validation curve picks (:func:`validation_chosen`); empty when stage T
-    has not committed a run yet."""
-    from ..experiment.collect import load_results, results_folder
+    has not committed a run yet. A seed still landing is left out of an objective until
+    it has every class that objective has in another seed (as the book's sweep is read,
+    :func:`mscad.report.complete_seeds`): a margin paired by class and seed would
+    otherwise shrink to the few classes the new seed has finished."""
+    from ..experiment.collect import complete_seeds, load_results, results_folder
 
     try:
         folder = Path(folder) if Path(folder).is_absolute() else results_folder(str(folder))
@@ -405,7 +408,11 @@ def full_table3(folder: str | Path = "datascale/table3", dataset: str = "cifar10
     except MscadError:
         return pd.DataFrame()
     runs = runs[runs.dataset == dataset]
-    return validation_chosen(runs) if not runs.empty else runs
+    if runs.empty:
+        return runs
+    runs = pd.concat([part[part.seed.isin(complete_seeds(part, [objective]))]
+                      for objective, part in runs.groupby("objective")])
+    return validation_chosen(runs)
 
 
 def same_runs(subset: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
