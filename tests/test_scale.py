@@ -115,7 +115,7 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
         for name in ("airplane-seed0.json", "bird-seed0.json"):
             _copy_run(source, subset, objective, name)
     curves, note = collapse_beside(full, subset)
-    assert "center: 1 class" in note and "msc: 1 class" in note
+    assert note == "mean over 1 class (airplane) that every objective has at both scales, seed 0"
     assert set(curves.classes) == {1}
     speeds = collapse_speeds(curves)
     for objective in ("msc", "center"):
@@ -325,3 +325,27 @@ def test_table3_at_full_data_waits_for_a_seed_to_have_every_class(tmp_path):
     full = full_table3(tmp_path)
     assert sorted(full[full.objective == "msc"].seed.unique()) == [0, 1]
     assert margins_beside(full, full.iloc[:0]).loc["msc", "paper's data"].endswith("2 classes x 2 seeds")
+
+
+def test_fig5_beside_averages_every_objective_over_the_same_classes(tmp_path):
+    """Stage F mid-class: MSC has finished bird, the center loss has not. Both objectives'
+    curves are then the mean over airplane alone, so the figure and the speeds compare
+    the objectives on the same classes, and the note names them."""
+    from mscad.book.scale import collapse_beside
+
+    source = ROOT / "results" / "collapse-cpu" / "efficientnet_lite0"
+    full, subset = tmp_path / "full", tmp_path / "subset"
+    for objective, names in (("msc", ["airplane", "bird"]), ("center", ["airplane"])):
+        for name in names:
+            _copy_run(source, full, objective, f"{name}-seed0.json", n_train=5000)
+    for objective in ("msc", "center"):
+        for name in ("airplane", "bird"):
+            _copy_run(source, subset, objective, f"{name}-seed0.json")
+    curves, note = collapse_beside(full, subset)
+    assert set(curves.classes) == {1} and "(airplane)" in note
+    airplane = json.loads((source / "msc" / "airplane-seed0.json").read_text())["history"]
+    msc = curves[(curves.objective == "msc") & (curves.scale == "full")].set_index("epoch").auroc
+    assert msc.to_dict() == pytest.approx({h["epoch"]: 100 * h["auroc"] for h in airplane})
+    _copy_run(source, full, "center", "bird-seed0.json", n_train=5000)  # the class lands
+    curves, note = collapse_beside(full, subset)
+    assert set(curves.classes) == {2} and "(airplane, bird)" in note

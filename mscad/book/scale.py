@@ -261,8 +261,9 @@ def class_curves(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
 def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folder: str | Path = "collapse-cpu",
                     dataset: str = "cifar10", seed: int = 0, objectives=None) -> tuple[pd.DataFrame, str]:
     """Fig. 5's curves at the paper's data scale beside the book's 1,000-image curves, on the
-    classes the full-data runs have finished (the same classes and seed on both sides, so
-    the two are compared like for like). Returns ``(curves, note)``: the mean over those
+    classes the full-data runs have finished for every objective (the same classes and seed
+    on both sides and for every objective, so scales and objectives are compared like for
+    like). Returns ``(curves, note)``: the mean over those
     classes per objective, scale and evaluated epoch (with ``step`` and ``images``), and a
     sentence naming the classes and seed behind it, or why it is empty."""
     from ..experiment.collect import load_results, results_folder
@@ -283,10 +284,16 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
                        "stage F of experiments/datascale.sh).")
     if subset is None or subset.empty:
         return empty, f"no 1,000-image Fig. 5 run of seed {seed} in results/{subset_folder}."
-    parts, counts = [], {}
+    parts = []
+    shared = {objective: set(mine.normal_class) & set(subset[subset.objective == objective].normal_class)
+              for objective, mine in full.groupby("objective")}
+    # the classes every objective has at both scales: stage F runs class by class, so while
+    # a class is in flight the objectives that finished it are not averaged over one class
+    # more than the others (the figure compares objectives as well as scales)
+    common = set.intersection(*[c for c in shared.values() if c] or [set()])
     for objective, mine in full.groupby("objective"):
         theirs = subset[subset.objective == objective]
-        classes = sorted(set(mine.normal_class) & set(theirs.normal_class))
+        classes = sorted(shared[objective] & common)
         if not classes:
             continue
         mine, theirs = mine[mine.normal_class.isin(classes)], theirs[theirs.normal_class.isin(classes)]
@@ -307,15 +314,21 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
         # only the epochs both scales scored (stage F scores every second epoch): a peak
         # taken on a denser grid would lean higher
         epochs = set(curves["full"].epoch) & set(curves["subset"].epoch)
-        counts[objective] = len(classes)
         for c in curves.values():
             c = c[c.epoch.isin(epochs)]
             mean = c.groupby(["scale", "objective", "epoch", "step", "images"], as_index=False).auroc.mean()
             parts.append(mean.assign(classes=c.groupby("epoch").normal_class.nunique().min(), seed=seed))
     if not parts:
         return empty, "the full-data and 1,000-image Fig. 5 runs share no class yet."
-    note = "; ".join(f"{o}: {_count(n, 'class')}" for o, n in counts.items())
-    return pd.concat(parts, ignore_index=True), f"mean over the classes both scales have, seed {seed} ({note})"
+    from ..experiment.collect import dataset_classes
+
+    n = len(common)  # every objective drawn is averaged over these
+    if set(dataset_classes(dataset) or ()) == common:
+        said = f"mean over all {n} classes (every objective at both scales), seed {seed}"
+    else:
+        said = (f"mean over {_count(n, 'class')} ({', '.join(sorted(common))}) that every objective has "
+                f"at both scales, seed {seed}")
+    return pd.concat(parts, ignore_index=True), said
 
 
 def collapse_speeds(curves: pd.DataFrame) -> pd.DataFrame:
