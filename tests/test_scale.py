@@ -327,7 +327,7 @@ def test_table3_at_full_data_waits_for_a_seed_to_have_every_class(tmp_path):
     assert margins_beside(full, full.iloc[:0]).loc["msc", "paper's data"].endswith("2 classes x 2 seeds")
     # a run of another setting in the folder: kept, and the margin refuses to average it
     run = json.loads((tmp_path / "msc" / "bird-seed1.json").read_text())
-    run["config"]["lr"] = 0.01
+    run["config"]["image_size"] = 128
     (tmp_path / "msc" / "bird-seed1.json").write_text(json.dumps(run))
     assert margins_beside(full_table3(tmp_path), full.iloc[:0]).loc["msc", "paper's data"] == "–"
 
