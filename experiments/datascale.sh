@@ -32,7 +32,7 @@
 # the order went back to the issue's (Table 3's three seeds before the rest of Fig. 5),
 # so that a budget cut falls on Fig. 5's last classes, seed 1 and 224 px, not on
 # Table 3's intervals:
-#   SEEDS=0 SEEDS_F=0 experiments/datascale.sh T         # Table 3, seed 0
+#   SEEDS=0 experiments/datascale.sh T                   # Table 3, seed 0
 #   SEEDS_F=0 CLASSES_F="airplane automobile" experiments/datascale.sh F
 #   SEEDS=1,2 experiments/datascale.sh T                 # Table 3's intervals
 #   SEEDS_F=0 experiments/datascale.sh F                 # Fig. 5, the other classes

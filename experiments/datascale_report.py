@@ -18,6 +18,7 @@ from mscad.book.scale import (
     data_steps,
     distance_steps,
     full_data_evidence,
+    grid_labels,
     grid_table,
     margins_beside,
 )
@@ -29,7 +30,7 @@ def markdown(frame: pd.DataFrame, digits: int = 1) -> str:
 
 def grid_section() -> list[str]:
     grid = grid_table()
-    shown = grid.assign(at=grid.backbone.str.replace("efficientnet_", "") + " @ " + grid.image_size.astype(str) + " px")
+    shown = grid.assign(at=grid_labels(grid))
     shown["cpu subset [95%]"] = [f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for m, lo, hi in
                                  zip(grid.subset, grid.subset_low, grid.subset_high)]
     shown = shown.set_index("at")[["full", "raw", "cpu subset [95%]", "extract_s"]].rename(columns={
@@ -45,8 +46,12 @@ def table3_section(full: pd.DataFrame, subset: pd.DataFrame) -> list[str]:
     if full.empty:
         return ["## Table 3 at the paper's data", "", "No stage T run is committed yet.", ""]
     trained = full[full.epochs > 0]
-    chosen = trained.groupby(["objective", "chosen_epoch"]).size().unstack(fill_value=0)
-    chosen.columns = [f"epoch {e}" for e in chosen.columns]
+    if trained.empty:
+        epochs = "No trained run yet: DN2 alone."
+    else:
+        chosen = trained.groupby(["objective", "chosen_epoch"]).size().unstack(fill_value=0)
+        chosen.columns = [f"epoch {e}" for e in chosen.columns]
+        epochs = chosen.to_markdown()
     runs = full.groupby("objective").agg(classes=("normal_class", "nunique"),
                                          seeds=("seed", lambda s: ", ".join(map(str, sorted(set(s))))))
     return ["## Table 3 at the paper's data: margins over DN2 (points, 95% interval over seeds)", "",
@@ -54,13 +59,13 @@ def table3_section(full: pd.DataFrame, subset: pd.DataFrame) -> list[str]:
             "the epoch its own validation curve chose; the cpu subset is the book's sweep "
             "(results/sweep-cpu/).", "", markdown(margins_beside(full, subset)), "",
             "Runs read per objective (a seed still landing counts once it has every class):", "", runs.to_markdown(), "",
-            "The epoch each trained run's validation curve chose (runs):", "", chosen.to_markdown(), ""]
+            "The epoch each trained run's validation curve chose (runs):", "", epochs, ""]
 
 
 def fig5_section(curves: pd.DataFrame, note: str) -> list[str]:
     head = ["## Fig. 5 at the paper's data beside the 1,000-image curves", "",
             "Stage F of `experiments/datascale.sh` (results/datascale/collapse/) and the book's "
-            f"results/collapse-cpu/: {note}.", ""]
+            f"results/collapse-cpu/: {note.rstrip('.')}.", ""]
     if curves.empty:
         return head
     speeds = collapse_speeds(curves)

@@ -115,7 +115,7 @@ def test_fig5_beside_the_books_scale_compares_like_classes_and_reads_speed_per_s
         for name in ("airplane-seed0.json", "bird-seed0.json"):
             _copy_run(source, subset, objective, name)
     curves, note = collapse_beside(full, subset)
-    assert note == "mean over 1 class (airplane) that every objective has at both scales, seed 0"
+    assert note == "mean over 1 class (airplane) that every objective drawn has at both scales, seed 0"
     assert set(curves.classes) == {1}
     speeds = collapse_speeds(curves)
     for objective in ("msc", "center"):
@@ -292,8 +292,9 @@ def test_datascale_report_prints_the_three_tables_the_closing_note_needs(tmp_pat
     for heading in ("## The DN2 grid", "## Table 3 at the paper's data", "## Fig. 5 at the paper's data"):
         assert heading in text
     full, subset, curves, note = full_data_evidence()
-    assert margins_beside(full, subset).loc["msc", "paper's data"] in text
-    assert note in text
+    cell = margins_beside(full, subset).loc["msc", "paper's data"]
+    assert cell != "–" and cell in text  # stage T's seed 0 is committed
+    assert note.rstrip(".") in text and ".." not in text
     if not curves.empty:
         assert "msc, 5,000 images (the paper's data)" in text
 
@@ -325,6 +326,16 @@ def test_table3_at_full_data_waits_for_a_seed_to_have_every_class(tmp_path):
     full = full_table3(tmp_path)
     assert sorted(full[full.objective == "msc"].seed.unique()) == [0, 1]
     assert margins_beside(full, full.iloc[:0]).loc["msc", "paper's data"].endswith("2 classes x 2 seeds")
+    # seeds begun on different classes (seed 1 has bird, seed 0 lost it): the fuller seed is read
+    bird = tmp_path / "msc" / "bird-seed0.json"
+    kept = bird.read_text()
+    bird.unlink()
+    (tmp_path / "msc" / "airplane-seed1.json").unlink()
+    seeds = full_table3(tmp_path).query("objective == 'msc'").seed.unique()
+    assert list(seeds) == [0]  # a tie (one class each): the first seed
+    seed1("msc", "airplane")
+    assert list(full_table3(tmp_path).query("objective == 'msc'").seed.unique()) == [1]
+    bird.write_text(kept)
     # a run of another setting in the folder: kept, and the margin refuses to average it
     run = json.loads((tmp_path / "msc" / "bird-seed1.json").read_text())
     run["config"]["image_size"] = 128
@@ -354,3 +365,25 @@ def test_fig5_beside_averages_every_objective_over_the_same_classes(tmp_path):
     _copy_run(source, full, "center", "bird-seed0.json", n_train=5000)  # the class lands
     curves, note = collapse_beside(full, subset)
     assert set(curves.classes) == {2} and "(airplane, bird)" in note
+    # an objective with no class at both scales yet is not drawn, and the note names it
+    _copy_run(source, full, "contrastive", "cat-seed0.json", n_train=5000)
+    curves, note = collapse_beside(full, subset)
+    assert set(curves.objective) == {"msc", "center"} and note.endswith("at both scales: contrastive")
+    # objectives that each share a class with the book but none with each other: said
+    for name in ("airplane", "bird"):
+        (full / "center" / f"{name}-seed0.json").unlink()
+    _copy_run(source, full, "center", "cat-seed0.json", n_train=5000)
+    _copy_run(source, subset, "center", "cat-seed0.json")
+    (full / "msc" / "airplane-seed0.json").unlink()
+    (full / "msc" / "bird-seed0.json").unlink()
+    _copy_run(source, full, "msc", "airplane-seed0.json", n_train=5000)
+    curves, note = collapse_beside(full, subset)
+    assert curves.empty and "share no class at both scales yet (center: cat; msc: airplane)" in note
+
+
+def test_fig5_beside_says_all_classes_when_every_class_is_there():
+    from mscad.book.scale import collapse_beside
+
+    folder = ROOT / "results" / "collapse-cpu"  # the book's curves beside themselves: ten classes
+    _, note = collapse_beside(folder, folder)
+    assert note == "mean over all 10 classes (every objective drawn at both scales), seed 0"

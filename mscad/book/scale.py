@@ -120,12 +120,16 @@ def distance_steps(grid: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("step")
 
 
+def grid_labels(grid: pd.DataFrame) -> pd.Series:
+    """A grid row's name as the tables print it: "lite0 @ 64 px"."""
+    return grid.backbone.str.replace("efficientnet_", "") + " @ " + grid.image_size.astype(str) + " px"
+
+
 def data_steps(grid: pd.DataFrame) -> pd.DataFrame:
     """What the paper's data buys at each backbone and resolution of the grid: DN2 at full
     data minus the cpu subset's (points), with the interval over the subset's seeds."""
     return pd.DataFrame({"change": grid.full - grid.subset, "low": grid.full - grid.subset_high,
-                         "high": grid.full - grid.subset_low}).set_index(
-        grid.backbone.str.replace("efficientnet_", "") + " @ " + grid.image_size.astype(str) + " px")
+                         "high": grid.full - grid.subset_low}).set_index(grid_labels(grid))
 
 
 def distance_figure(steps: pd.DataFrame, ax=None):
@@ -261,11 +265,12 @@ def class_curves(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
 def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folder: str | Path = "collapse-cpu",
                     dataset: str = "cifar10", seed: int = 0, objectives=None) -> tuple[pd.DataFrame, str]:
     """Fig. 5's curves at the paper's data scale beside the book's 1,000-image curves, on the
-    classes the full-data runs have finished for every objective (the same classes and seed
-    on both sides and for every objective, so scales and objectives are compared like for
-    like). Returns ``(curves, note)``: the mean over those
-    classes per objective, scale and evaluated epoch (with ``step`` and ``images``), and a
-    sentence naming the classes and seed behind it, or why it is empty."""
+    classes every objective drawn has finished at both scales (the same classes and seed on
+    both sides and for every objective, so scales and objectives are compared like for
+    like; an objective with no such class yet is left out, and the note names it). Returns
+    ``(curves, note)``: the mean over those classes per objective, scale and evaluated
+    epoch (with ``step`` and ``images``), and a sentence naming the classes and seed behind
+    it, or why it is empty."""
     from ..experiment.collect import load_results, results_folder
 
     def runs_in(folder):
@@ -284,18 +289,23 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
                        "stage F of experiments/datascale.sh).")
     if subset is None or subset.empty:
         return empty, f"no 1,000-image Fig. 5 run of seed {seed} in results/{subset_folder}."
-    parts = []
     shared = {objective: set(mine.normal_class) & set(subset[subset.objective == objective].normal_class)
               for objective, mine in full.groupby("objective")}
-    # the classes every objective has at both scales: stage F runs class by class, so while
-    # a class is in flight the objectives that finished it are not averaged over one class
-    # more than the others (the figure compares objectives as well as scales)
-    common = set.intersection(*[c for c in shared.values() if c] or [set()])
-    for objective, mine in full.groupby("objective"):
+    drawn = {objective: classes for objective, classes in shared.items() if classes}
+    left_out = sorted(set(shared) - set(drawn))  # an objective with no class at both scales yet
+    if not drawn:
+        return empty, "the full-data and 1,000-image Fig. 5 runs share no class yet."
+    # the classes every objective drawn has at both scales: stage F runs class by class, so
+    # while a class is in flight the objectives that finished it are not averaged over one
+    # class more than the others (the figure compares objectives as well as scales)
+    common = set.intersection(*drawn.values())
+    if not common:
+        each = "; ".join(f"{o}: {', '.join(sorted(c))}" for o, c in drawn.items())
+        return empty, f"the objectives' Fig. 5 runs share no class at both scales yet ({each})."
+    parts = []
+    for objective, mine in full[full.objective.isin(list(drawn))].groupby("objective"):
+        classes = sorted(common)
         theirs = subset[subset.objective == objective]
-        classes = sorted(shared[objective] & common)
-        if not classes:
-            continue
         mine, theirs = mine[mine.normal_class.isin(classes)], theirs[theirs.normal_class.isin(classes)]
         # Fig. 5 compares one optimizer at two data sizes: every setting but the data agrees
         for setting in ("lr", "momentum", "weight_decay", "epochs", "batch_size", "image_size"):
@@ -318,16 +328,16 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
             c = c[c.epoch.isin(epochs)]
             mean = c.groupby(["scale", "objective", "epoch", "step", "images"], as_index=False).auroc.mean()
             parts.append(mean.assign(classes=c.groupby("epoch").normal_class.nunique().min(), seed=seed))
-    if not parts:
-        return empty, "the full-data and 1,000-image Fig. 5 runs share no class yet."
     from ..experiment.collect import dataset_classes
 
     n = len(common)  # every objective drawn is averaged over these
     if set(dataset_classes(dataset) or ()) == common:
-        said = f"mean over all {n} classes (every objective at both scales), seed {seed}"
+        said = f"mean over all {n} classes (every objective drawn at both scales), seed {seed}"
     else:
-        said = (f"mean over {_count(n, 'class')} ({', '.join(sorted(common))}) that every objective has "
+        said = (f"mean over {_count(n, 'class')} ({', '.join(sorted(common))}) that every objective drawn has "
                 f"at both scales, seed {seed}")
+    if left_out:
+        said += f"; not drawn yet, with no class at both scales: {', '.join(left_out)}"
     return pd.concat(parts, ignore_index=True), said
 
 
@@ -411,8 +421,10 @@ def full_table3(folder: str | Path = "datascale/table3", dataset: str = "cifar10
     epoch its own validation curve picks (:func:`validation_chosen`); empty when stage T
     has not committed a run yet. A seed still landing is left out of an objective until
     it has every class that objective has in another seed (as the book's sweep is read,
-    :func:`mscad.report.complete_seeds`): a margin paired by class and seed would
-    otherwise shrink to the few classes the new seed has finished."""
+    :func:`mscad.experiment.collect.complete_seeds`): a margin paired by class and seed
+    would otherwise shrink to the few classes the new seed has finished. Should no seed
+    have them all (seeds begun on different classes), the seed with the most classes is
+    read."""
     from ..experiment.collect import complete_seeds, load_results, results_folder
 
     try:
@@ -423,11 +435,16 @@ def full_table3(folder: str | Path = "datascale/table3", dataset: str = "cifar10
     runs = runs[runs.dataset == dataset]
     if runs.empty:
         return runs
+
     def finished(objective, part):
         try:
-            return part[part.seed.isin(complete_seeds(part, [objective]))]
+            seeds = complete_seeds(part, [objective])
         except MscadError:  # runs of two settings: kept, and the margins refuse them ("–")
             return part
+        if not seeds:  # no seed has every class: the fullest (the first of a tie)
+            per_seed = part.groupby("seed").normal_class.nunique()
+            seeds = [per_seed.idxmax()]
+        return part[part.seed.isin(seeds)]
 
     runs = pd.concat([finished(objective, part) for objective, part in runs.groupby("objective")])
     return validation_chosen(runs)
