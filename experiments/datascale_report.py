@@ -25,7 +25,8 @@ from mscad.book.scale import (
 
 
 def markdown(frame: pd.DataFrame, digits: int = 1) -> str:
-    return frame.to_markdown(floatfmt=f".{digits}f")
+    blanks = frame.astype(object).where(frame.notna(), None)  # tabulate prints None, not NaN, as missing
+    return blanks.to_markdown(floatfmt=f".{digits}f", missingval="–")
 
 
 def grid_section() -> list[str]:

@@ -295,8 +295,7 @@ def test_datascale_report_prints_the_three_tables_the_closing_note_needs(tmp_pat
     cell = margins_beside(full, subset).loc["msc", "paper's data"]
     assert cell != "–" and cell in text  # stage T's seed 0 is committed
     assert note.rstrip(".") in text and ".." not in text
-    if not curves.empty:
-        assert "msc, 5,000 images (the paper's data)" in text
+    assert not curves.empty and "msc, 5,000 images (the paper's data)" in text  # stage F's airplane is committed
 
 
 def test_table3_at_full_data_waits_for_a_seed_to_have_every_class(tmp_path):

@@ -302,9 +302,8 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
     if not common:
         each = "; ".join(f"{o}: {', '.join(sorted(c))}" for o, c in drawn.items())
         return empty, f"the objectives' Fig. 5 runs share no class at both scales yet ({each})."
-    parts = []
+    parts, classes = [], sorted(common)
     for objective, mine in full[full.objective.isin(list(drawn))].groupby("objective"):
-        classes = sorted(common)
         theirs = subset[subset.objective == objective]
         mine, theirs = mine[mine.normal_class.isin(classes)], theirs[theirs.normal_class.isin(classes)]
         # Fig. 5 compares one optimizer at two data sizes: every setting but the data agrees
