@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mscad.book.scale import PAPER_ROWS, data_steps, distance_steps, grid_table
@@ -53,7 +54,7 @@ def test_a_missing_native_lite0_leaves_the_backbone_steps_without_a_change(tmp_p
                  mean_auroc_subset={"seed0": 0.83, "seed1": 0.84}, cost=dict(extract_s=1.0, images_per_s=1.0))
         (tmp_path / f"{name}-{size}px.json").write_text(json.dumps(d))
     steps = distance_steps(grid_table(tmp_path))
-    lite1 = steps.loc["backbone: Lite1 at its native 240 px"]
+    lite1 = steps.loc["backbone: Lite1 at its native 240 px, vs Lite0 at 224"]
     assert lite1.dn2 == pytest.approx(90.0) and np.isnan(lite1.change)
 
 
@@ -364,6 +365,11 @@ def test_fig5_beside_averages_every_objective_over_the_same_classes(tmp_path):
     _copy_run(source, full, "center", "bird-seed0.json", n_train=5000)  # the class lands
     curves, note = collapse_beside(full, subset)
     assert set(curves.classes) == {2} and "(airplane, bird)" in note
+    # the chapters' clause names the classes while only some have landed
+    from mscad.book.scale import objective_at_scale
+
+    clause = objective_at_scale("msc", pd.DataFrame(), pd.DataFrame(), curves, name="MSC")["fig5"]
+    assert clause.startswith("at the paper's data (2 classes: airplane, bird; seed 0) MSC starts at")
     # an objective with no class at both scales yet is not drawn, and the note names it
     _copy_run(source, full, "contrastive", "cat-seed0.json", n_train=5000)
     curves, note = collapse_beside(full, subset)
@@ -384,5 +390,12 @@ def test_fig5_beside_says_all_classes_when_every_class_is_there():
     from mscad.book.scale import collapse_beside
 
     folder = ROOT / "results" / "collapse-cpu"  # the book's curves beside themselves: ten classes
-    _, note = collapse_beside(folder, folder)
+    curves, note = collapse_beside(folder, folder)
     assert note == "mean over all 10 classes (every objective drawn at both scales), seed 0"
+    from mscad.book.scale import collapse_speeds, objective_at_scale
+
+    clause = objective_at_scale("contrastive", pd.DataFrame(), pd.DataFrame(), curves)["fig5"]
+    assert clause.startswith("at the paper's data (10 classes, seed 0) contrastive starts at")
+    # a curve whose best point is its start says so, not "peaks at its start (epoch 0)"
+    speeds = collapse_speeds(curves).loc["contrastive"].iloc[0]
+    assert speeds.peak_epoch == 0 and "never rises above its start" in clause

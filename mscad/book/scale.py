@@ -104,8 +104,8 @@ def distance_steps(grid: pd.DataFrame) -> pd.DataFrame:
     native_lite0 = _row(grid, "efficientnet_lite0", 224)  # the backbone steps' reference
     for backbone, size, what in (("efficientnet_lite0", 128, "+ resolution: 128 px"),
                                  ("efficientnet_lite0", 224, "+ resolution: 224 px (Lite0's native)"),
-                                 ("efficientnet_lite1", 240, "backbone: Lite1 at its native 240 px"),
-                                 ("efficientnet_lite2", 260, "backbone: Lite2 at its native 260 px")):
+                                 ("efficientnet_lite1", 240, "backbone: Lite1 at its native 240 px, vs Lite0 at 224"),
+                                 ("efficientnet_lite2", 260, "backbone: Lite2 at its native 260 px, vs Lite0 at 224")):
         row = _row(grid, backbone, size)
         if row is None:
             continue
@@ -330,7 +330,10 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
     from ..experiment.collect import dataset_classes
 
     n = len(common)  # every objective drawn is averaged over these
-    if set(dataset_classes(dataset) or ()) == common:
+    every_class = set(dataset_classes(dataset) or ()) == common
+    # the classes named in each row while only some have landed ("" once all have)
+    parts = [p.assign(class_names="" if every_class else ", ".join(classes)) for p in parts]
+    if every_class:
         said = f"mean over all {n} classes (every objective drawn at both scales), seed {seed}"
     else:
         said = (f"mean over {_count(n, 'class')} ({', '.join(sorted(common))}) that every objective drawn has "
@@ -539,15 +542,19 @@ def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
     def moves(x):  # decline from the peak, positive when the curve fell
         return "stays at its peak" if x == 0 else f"falls {x:.2f} points" if x > 0 else f"rises {-x:.2f} points"
 
-    peak = (f"peaks at {f.peak:.1f}% (epoch {int(f.peak_epoch)})" if f.peak_epoch < f.last_epoch
+    peak = ("never rises above its start" if f.peak_epoch == 0
+            else f"peaks at {f.peak:.1f}% (epoch {int(f.peak_epoch)})" if f.peak_epoch < f.last_epoch
             else "rises to its last point")
     seed = f", seed {int(part.seed.iloc[0])}" if "seed" in part else ""
+    named = part.class_names.iloc[0] if "class_names" in part else ""
+    if named:  # a partial state names its classes
+        seed = f": {named};" + seed[1:]
     out["fig5"] = (f"at the paper's data ({_count(int(f.classes), 'class')}{seed}) {name} starts at "
                    f"{f.start:.1f}%, {peak} and ends at {f.end:.1f}% after {int(f.last_epoch)} epochs "
                    f"({int(f.last_epoch * f.steps_per_epoch):,} steps); from its peak it "
                    f"{moves(f.decline_per_kstep)} per 1,000 steps ({f.decline_per_epoch:.2f} per epoch), "
                    f"against {s.decline_per_kstep:.2f} per 1,000 steps ({s.decline_per_epoch:.2f} per epoch) "
-                   f"at 1,000 images on the same classes and epochs")
+                   f"at 1,000 images on the same classes, each scale from its own peak")
     if f.shared_steps > 0:  # a curve scored at epoch 0 alone shares no steps
         out["fig5"] += (f". Over the first {int(f.shared_steps):,} steps, which both scales ran, it moves "
                         f"{f.change_in_shared_steps:+.1f} points from its start at the paper's data and "
