@@ -551,7 +551,8 @@ def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
         seed = f": {named};" + seed[1:]
     out["fig5"] = (f"at the paper's data ({_count(int(f.classes), 'class')}{seed}) {name} starts at "
                    f"{f.start:.1f}%, {peak} and ends at {f.end:.1f}% after {int(f.last_epoch)} epochs "
-                   f"({int(f.last_epoch * f.steps_per_epoch):,} steps); from its peak it "
+                   f"({int(f.last_epoch * f.steps_per_epoch):,} steps); "
+                   f"{'from its start' if f.peak_epoch == 0 else 'from its peak'} it "
                    f"{moves(f.decline_per_kstep)} per 1,000 steps ({f.decline_per_epoch:.2f} per epoch), "
                    f"against {s.decline_per_kstep:.2f} per 1,000 steps ({s.decline_per_epoch:.2f} per epoch) "
                    f"at 1,000 images on the same classes, each scale from its own peak")
