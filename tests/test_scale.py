@@ -399,3 +399,4 @@ def test_fig5_beside_says_all_classes_when_every_class_is_there():
     # a curve whose best point is its start says so, not "peaks at its start (epoch 0)"
     speeds = collapse_speeds(curves).loc["contrastive"].iloc[0]
     assert speeds.peak_epoch == 0 and "never rises above its start" in clause
+    assert "from its start it falls" in clause and "from its peak" not in clause
