@@ -400,3 +400,36 @@ def test_fig5_beside_says_all_classes_when_every_class_is_there():
     speeds = collapse_speeds(curves).loc["contrastive"].iloc[0]
     assert speeds.peak_epoch == 0 and "never rises above its start" in clause
     assert "from its start it falls" in clause and "from its peak" not in clause
+
+
+def _curve(objective, scale, values, steps_per_epoch, **extra):
+    return pd.DataFrame(dict(scale=scale, objective=objective, epoch=range(len(values)),
+                             step=[e * steps_per_epoch for e in range(len(values))],
+                             images=[64 * e * steps_per_epoch for e in range(len(values))],
+                             auroc=values, classes=2, **extra))
+
+
+def test_the_fig5_clause_reads_each_shape_of_curve_by_its_anchor():
+    """A curve that peaks later falls "from its peak"; one whose best point is its start
+    "never rises above its start" and falls "from its start"; one that ends on its peak
+    "does not fall"; the classes are named while only some have landed, and a curve
+    without a seed column leaves no stray separator."""
+    from mscad.book.scale import objective_at_scale
+
+    def clause(full_values, **extra):
+        curves = pd.concat([_curve("msc", "full", full_values, 78, **extra),
+                            _curve("msc", "subset", [80.0, 81.0, 79.0], 15, **extra)])
+        return objective_at_scale("msc", pd.DataFrame(), pd.DataFrame(), curves, name="MSC")["fig5"]
+
+    named = dict(seed=0, class_names="airplane, bird")
+    later_peak = clause([80.0, 84.0, 82.0], **named)
+    assert later_peak.startswith("at the paper's data (2 classes: airplane, bird; seed 0) MSC starts at 80.0%, "
+                                 "peaks at 84.0% (epoch 1) and ends at 82.0%")
+    # 2 points over the 78 steps after the peak: 25.64 per 1,000 steps, 2.00 per epoch
+    assert "from its peak it falls 25.64 points per 1,000 steps (2.00 per epoch)" in later_peak
+    at_start = clause([85.0, 84.0, 81.0], seed=0, class_names="")
+    assert at_start.startswith("at the paper's data (2 classes, seed 0) MSC starts at 85.0%, never rises above")
+    assert "from its start it falls 25.64 points per 1,000 steps (2.00 per epoch)" in at_start
+    rising = clause([80.0, 81.0, 82.0])
+    assert rising.startswith("at the paper's data (2 classes) MSC starts at 80.0%, rises to its last point")
+    assert "it does not fall from its peak, against" in rising

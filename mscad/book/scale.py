@@ -539,21 +539,23 @@ def objective_at_scale(objective: str, full: pd.DataFrame, subset: pd.DataFrame,
     f, s = speeds.loc[SCALE_NAMES["full"]], speeds.loc[SCALE_NAMES["subset"]]
     out["fig5_speeds"] = speeds
 
-    def moves(x):  # decline from the peak, positive when the curve fell
-        return "stays at its peak" if x == 0 else f"falls {x:.2f} points" if x > 0 else f"rises {-x:.2f} points"
-
-    peak = ("never rises above its start" if f.peak_epoch == 0
+    at_start = f.peak <= f.start  # its best point is where it started
+    anchor = "start" if at_start else "peak"
+    if f.decline_per_kstep == 0:
+        fall = f"it does not fall from its {anchor}"
+    else:  # the peak is the curve's maximum, so it can only fall from there
+        fall = (f"from its {anchor} it falls {f.decline_per_kstep:.2f} points per 1,000 steps "
+                f"({f.decline_per_epoch:.2f} per epoch)")
+    peak = ("never rises above its start" if at_start
             else f"peaks at {f.peak:.1f}% (epoch {int(f.peak_epoch)})" if f.peak_epoch < f.last_epoch
             else "rises to its last point")
-    seed = f", seed {int(part.seed.iloc[0])}" if "seed" in part else ""
-    named = part.class_names.iloc[0] if "class_names" in part else ""
-    if named:  # a partial state names its classes
-        seed = f": {named};" + seed[1:]
-    out["fig5"] = (f"at the paper's data ({_count(int(f.classes), 'class')}{seed}) {name} starts at "
+    named = part.class_names.dropna().iloc[0] if "class_names" in part and part.class_names.notna().any() else ""
+    said = [_count(int(f.classes), "class") + (f": {named}" if named else "")]  # a partial state names them
+    if "seed" in part:
+        said.append(f"seed {int(part.seed.iloc[0])}")
+    out["fig5"] = (f"at the paper's data ({('; ' if named else ', ').join(said)}) {name} starts at "
                    f"{f.start:.1f}%, {peak} and ends at {f.end:.1f}% after {int(f.last_epoch)} epochs "
-                   f"({int(f.last_epoch * f.steps_per_epoch):,} steps); "
-                   f"{'from its start' if f.peak_epoch == 0 else 'from its peak'} it "
-                   f"{moves(f.decline_per_kstep)} per 1,000 steps ({f.decline_per_epoch:.2f} per epoch), "
+                   f"({int(f.last_epoch * f.steps_per_epoch):,} steps); {fall}, "
                    f"against {s.decline_per_kstep:.2f} per 1,000 steps ({s.decline_per_epoch:.2f} per epoch) "
                    f"at 1,000 images on the same classes, each scale from its own peak")
     if f.shared_steps > 0:  # a curve scored at epoch 0 alone shares no steps
