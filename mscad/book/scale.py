@@ -336,7 +336,7 @@ def collapse_beside(full_folder: str | Path = FULL_COLLAPSE_FOLDER, subset_folde
     if every_class:
         said = f"mean over all {n} classes (every objective drawn at both scales), seed {seed}"
     else:
-        said = (f"mean over {_count(n, 'class')} ({', '.join(sorted(common))}) that every objective drawn has "
+        said = (f"mean over {_count(n, 'class')} ({', '.join(classes)}) that every objective drawn has "
                 f"at both scales, seed {seed}")
     if left_out:
         said += f"; not drawn yet, with no class at both scales: {', '.join(left_out)}"
