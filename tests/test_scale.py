@@ -433,3 +433,28 @@ def test_the_fig5_clause_reads_each_shape_of_curve_by_its_anchor():
     rising = clause([80.0, 81.0, 82.0])
     assert rising.startswith("at the paper's data (2 classes) MSC starts at 80.0%, rises to its last point")
     assert "it does not fall from its peak, against" in rising
+
+
+def test_the_coverage_sentence_names_every_planned_run_that_did_not_run(tmp_path, monkeypatch):
+    """The chapters say what the paper-data stages cut, computed from the folders: a Fig. 5
+    class counts once every objective has it, a missing seed or stage is named, and the
+    hours are the runs' own clocks summed."""
+    from mscad.book.scale import datascale_coverage
+
+    monkeypatch.setenv("MSCAD_RESULTS", str(tmp_path))
+    source = ROOT / "results" / "collapse-cpu" / "efficientnet_lite0"
+    collapse = tmp_path / "datascale" / "collapse"
+    copied = [_copy_run(source, collapse, o, "airplane-seed0.json", n_train=5000)
+              for o in ("msc", "contrastive", "center")]
+    copied.append(_copy_run(source, collapse, "msc", "bird-seed0.json", n_train=5000))  # bird in flight
+    table, said = datascale_coverage()
+    assert table.loc["collapse", "runs"] == 4 and table.loc["table3", "runs"] == 0
+    hours = sum(json.loads(p.read_text())["wall_s"] for p in copied) / 3600
+    assert table.hours.sum() == pytest.approx(hours)
+    assert f"took {hours:.1f} hours" in said
+    assert ("Fig. 5's seed 0 on 9 of its 10 classes (automobile, bird, cat, deer, dog, frog, horse, "
+            "ship, truck); Fig. 5's seed 1; MSC and DN2 at Lite0's native 224 px (stage N)") in said
+    # the 224 px stage lands: it is no longer named as cut
+    _copy_run(source, tmp_path / "datascale" / "native224", "msc", "airplane-seed0.json")
+    table, said = datascale_coverage()
+    assert table.loc["native224", "runs"] == 1 and "stage N" not in said and "seed 1" in said

@@ -635,3 +635,56 @@ def full_data_evidence(dataset: str = "cifar10", sweep: str = "sweep-cpu", colla
         subset = pd.DataFrame(columns=["objective", "normal_class", "seed", "auroc"])
     curves, note = collapse_beside(subset_folder=collapse, dataset=dataset)
     return full_table3(dataset=dataset), subset, curves, note
+
+
+# Issue 29's plan for the paper-data runs, in the order they ran (a budget cut falls on the
+# last): Table 3 (three seeds), Fig. 5 seed 0, then Lite0 at 224 px and Fig. 5 seed 1.
+PLANNED_BUDGET_HOURS = 16
+PLANNED_FIG5_SEEDS = (0, 1)
+
+
+def datascale_coverage(dataset: str = "cifar10", folder: str = "datascale") -> tuple[pd.DataFrame, str]:
+    """What the paper-data stages ran, and what they did not: per stage (``table3``,
+    ``collapse``, ``native224``) the finished runs, their classes and seeds, and the hours on
+    their own clocks (``wall_s``: pauses and a shared machine included, so an upper bound
+    on the compute). Returns ``(table, sentence)``; the sentence names every planned run
+    that has no file, computed from the folders, never typed."""
+    from ..experiment.collect import dataset_classes, load_results, results_folder
+
+    every_class = list(dataset_classes(dataset) or ())
+    rows = []
+    for stage in ("table3", "collapse", "native224"):
+        try:
+            runs = load_results(results_folder(f"{folder}/{stage}"))
+            runs = runs[runs.dataset == dataset]
+        except MscadError:  # a stage that never ran has no folder
+            runs = pd.DataFrame(columns=["normal_class", "seed", "wall_s", "objective"])
+        rows.append(dict(stage=stage, runs=len(runs), classes=runs.normal_class.nunique(),
+                         seeds=", ".join(map(str, sorted(set(runs.seed.astype(int))))) or "–",
+                         hours=float(pd.to_numeric(runs.wall_s, errors="coerce").sum()) / 3600))
+        if stage == "collapse":
+            collapse = runs
+    table = pd.DataFrame(rows).set_index("stage")
+    missing = []
+    for seed in PLANNED_FIG5_SEEDS:
+        mine = collapse[collapse.seed == seed] if len(collapse) else collapse
+        # a class counts once every objective of the stage has it
+        done = (set.intersection(*(set(g.normal_class) for _, g in mine.groupby("objective")))
+                if len(mine) else set())
+        if not done:
+            missing.append(f"Fig. 5's seed {seed}")
+        elif len(done) < len(every_class):
+            left = [c for c in every_class if c not in done]
+            missing.append(f"Fig. 5's seed {seed} on {len(left)} of its {len(every_class)} classes "
+                           f"({', '.join(left)})")
+    if table.loc["native224", "runs"] == 0:
+        missing.append("MSC and DN2 at Lite0's native 224 px (stage N)")
+    hours = table.hours.sum()
+    said = (f"the paper-data training runs took {hours:.1f} hours on their own clocks (two cores, "
+            "pauses and a shared machine included); the plan gave about "
+            f"{PLANNED_BUDGET_HOURS} hours to them and the DN2 grid together")
+    if missing:
+        said += (". The budget was cut from the end of the plan, so these did not run: "
+                 + "; ".join(missing) + ". Running experiments/datascale.sh F N resumes them and skips "
+                 "the finished runs")
+    return table, said
