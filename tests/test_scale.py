@@ -454,6 +454,8 @@ def test_the_coverage_sentence_names_every_planned_run_that_did_not_run(tmp_path
     assert f"took {hours:.1f} hours" in said
     assert ("Fig. 5's seed 0 on 9 of its 10 classes (automobile, bird, cat, deer, dog, frog, horse, "
             "ship, truck); Fig. 5's seed 1; MSC and DN2 at Lite0's native 224 px (stage N)") in said
+    # no Table 3 run in this folder: each of its planned seeds is named as not run
+    assert "Table 3's seed 0; Table 3's seed 1; Table 3's seed 2; Fig. 5's seed 0" in said
     # the 224 px stage lands: it is no longer named as cut
     _copy_run(source, tmp_path / "datascale" / "native224", "msc", "airplane-seed0.json")
     table, said = datascale_coverage()
