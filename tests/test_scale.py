@@ -451,12 +451,21 @@ def test_the_coverage_sentence_names_every_planned_run_that_did_not_run(tmp_path
     assert table.loc["collapse", "runs"] == 4 and table.loc["table3", "runs"] == 0
     hours = sum(json.loads(p.read_text())["wall_s"] for p in copied) / 3600
     assert table.hours.sum() == pytest.approx(hours)
-    assert f"took {hours:.1f} hours" in said
+    assert f"took {hours:.1f} hours" in said and "DN2 grid's feature extraction" not in said
+    # the grid's extraction is counted once its files are there (extract_s summed)
+    grid = tmp_path / "dn2-grid"
+    grid.mkdir()
+    for name, seconds in (("a.json", 1800.0), ("b.json", 5400.0)):
+        (grid / name).write_text(json.dumps({"cost": {"extract_s": seconds}}))
+    assert "the DN2 grid's feature extraction at least 2.0 hours more" in datascale_coverage()[1]
+    for name in ("a.json", "b.json"):
+        (grid / name).unlink()
     assert ("Fig. 5's seed 0 on 9 of its 10 classes (automobile, bird, cat, deer, dog, frog, horse, "
             "ship, truck); Fig. 5's seed 1; MSC and DN2 at Lite0's native 224 px (stage N)") in said
     # no Table 3 run in this folder: each of its planned seeds is named as not run
     assert "Table 3's seed 0; Table 3's seed 1; Table 3's seed 2; Fig. 5's seed 0" in said
     # the 224 px stage lands: it is no longer named as cut
+    grid.rmdir()
     _copy_run(source, tmp_path / "datascale" / "native224", "msc", "airplane-seed0.json")
     table, said = datascale_coverage()
     assert table.loc["native224", "runs"] == 1 and "stage N" not in said and "seed 1" in said
